@@ -1,0 +1,83 @@
+#include "util/buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "util/mem.h"
+
+void kx_buf_reserve(kx_buf *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap) return;
+    size_t c = b->cap ? b->cap : 256;
+    while (c < need) c *= 2;
+    b->data = kx_realloc(b->data, c);
+    b->cap = c;
+}
+
+void kx_buf_put(kx_buf *b, const void *p, size_t n)
+{
+    kx_buf_reserve(b, n);
+    if (n) memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void kx_buf_puts(kx_buf *b, const char *s) { kx_buf_put(b, s, strlen(s)); }
+
+void kx_buf_putc(kx_buf *b, char c)
+{
+    kx_buf_reserve(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+}
+
+void kx_buf_printf(kx_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n <= 0) return;
+    kx_buf_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void kx_buf_put_i64(kx_buf *b, int64_t v)
+{
+    char tmp[24];
+    int i = (int)sizeof tmp;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) tmp[--i] = '-';
+    kx_buf_put(b, tmp + i, sizeof tmp - (size_t)i);
+}
+
+void kx_buf_reset(kx_buf *b)
+{
+    b->len = 0;
+    if (b->cap) b->data[0] = '\0';
+}
+
+void kx_buf_free(kx_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+char *kx_buf_steal(kx_buf *b)
+{
+    if (!b->data) return kx_strdup("");
+    char *s = b->data;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return s;
+}

@@ -1,0 +1,28 @@
+/* buf.h — growable byte buffer, the building block of every text writer. */
+#ifndef KX_UTIL_BUF_H
+#define KX_UTIL_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct kx_buf {
+    char *data;   /* always NUL-terminated when cap > 0 */
+    size_t len;
+    size_t cap;
+} kx_buf;
+
+#define KX_BUF_INIT {NULL, 0, 0}
+
+void kx_buf_reserve(kx_buf *b, size_t extra);
+void kx_buf_put(kx_buf *b, const void *p, size_t n);
+void kx_buf_puts(kx_buf *b, const char *s);
+void kx_buf_putc(kx_buf *b, char c);
+void kx_buf_printf(kx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void kx_buf_put_i64(kx_buf *b, int64_t v);
+void kx_buf_reset(kx_buf *b);          /* len = 0, keeps memory */
+void kx_buf_free(kx_buf *b);
+/* Hand over the heap string (NUL-terminated); the buffer becomes empty. */
+char *kx_buf_steal(kx_buf *b);
+
+#endif
