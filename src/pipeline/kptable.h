@@ -1,0 +1,36 @@
+/* kptable.h — the keypairs table (spec 02 §5): its schema, writing and reading it user by
+ * user. Later stages (features, top_il, kvc, eda) consume it through kx_kptable_next_user
+ * so that only one user's rows are in memory at a time.
+ */
+#ifndef KX_PIPELINE_KPTABLE_H
+#define KX_PIPELINE_KPTABLE_H
+
+#include "core/keypair.h"
+#include "io/table.h"
+
+#define KX_KP_NCOLS 20
+extern const kx_colspec kx_kp_columns[KX_KP_NCOLS];
+
+/* Column arrays for one user's rows, in kx_kp_columns order; owns its memory. */
+typedef struct kx_kp_batch {
+    kx_column cols[KX_KP_NCOLS];
+    void *mem[KX_KP_NCOLS];
+    uint8_t *valid[KX_KP_NCOLS];
+    size_t n;
+} kx_kp_batch;
+
+void kx_kp_batch_fill(kx_kp_batch *b, const kx_user_keypairs *u);
+void kx_kp_batch_free(kx_kp_batch *b);
+
+typedef struct kx_kptable kx_kptable;
+
+/* Opens <version_dir>/keypairs/keypairs.parquet, else keypairs.csv. */
+kx_kptable *kx_kptable_open(const char *version_dir, kx_err *err);
+/* Next user's rows in table order. Returns 1 and fills *out (caller frees it with
+ * kx_user_keypairs_free), 0 at the end, -1 on error. Keys are the strings as written
+ * (interned in out->keys). */
+int kx_kptable_next_user(kx_kptable *t, kx_user_keypairs *out, kx_err *err);
+const char *kx_kptable_path(const kx_kptable *t);
+void kx_kptable_close(kx_kptable *t);
+
+#endif
