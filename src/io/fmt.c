@@ -53,7 +53,8 @@ size_t kx_fmt_i64(int64_t v, char out[24])
 
 /* floor(q * log10(2)), floor(log10(3/4 * 2^q)) and floor(e * log2(10)) by fixed-point
  * multiplication; scripts/gen_pow10_table.py checks all three exhaustively over the
- * exponents used here (q in [-1074, 971], e in [-292, 324]). */
+ * exponents used here (q in [-1074, 971], e in [-292, 324]). ">>" of a negative int is
+ * an arithmetic shift (floor) on GCC and Clang, which is what these rely on. */
 static int flog10_pow2(int q) { return (q * 78913) >> 18; }
 static int flog10_three_quarters_pow2(int q) { return (q * 315653 - 131072) >> 20; }
 static int flog2_pow10(int e) { return (e * 1741647) >> 19; }

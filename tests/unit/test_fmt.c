@@ -163,7 +163,7 @@ TEST(fmt_double_random_bits_match_reference)
 {
     uint64_t x = 88172645463325252ULL;
     char a[32], b[32];
-    for (int i = 0; i < 150000; i++) {
+    for (int i = 0; i < 100000; i++) {
         uint64_t bits = xorshift(&x);
         double v;
         memcpy(&v, &bits, sizeof v);
@@ -182,7 +182,7 @@ TEST(fmt_double_random_typical_match_reference)
     uint64_t x = 0x9E3779B97F4A7C15ULL;
     static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
     char a[32], b[32], c[48];
-    for (int i = 0; i < 150000; i++) {
+    for (int i = 0; i < 100000; i++) {
         int dec = 1 + (int)(xorshift(&x) % 6);
         int64_t span = (int64_t)(5000 * p10[dec]);
         int64_t n = (int64_t)(xorshift(&x) % (uint64_t)(2 * span + 1)) - span;
