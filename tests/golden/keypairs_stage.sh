@@ -86,9 +86,46 @@ same_outputs() { # dirA dirB
 }
 
 if [ ! -x "$BIN" ]; then skip keypairs_stage "binary $BIN not built"; exit 0; fi
-need_shared keypairs_stage || exit 0
 tmp=$(mktmp)
 trap 'rm -rf "$tmp"' EXIT
+
+# ---- synthetic layout: worked example (02 §9), read error, devices, partitions ---------------
+U=0123456789abcdef0123456789abcdef
+V=fedcba9876543210fedcba9876543210
+worked="$tmp/syn/v/cleaned_data/desktop/raw_data/$U"
+mkdir -p "$worked" "$tmp/syn/v/cleaned_data/mobile/raw_data/batch_001/$U" "$tmp/syn/v/cleaned_data/desktop/raw_data/batch_002/$V"
+printf 'Press or Release,Key,Time\nP,a,100\nP,a,150\nP,a,200\nR,a,260\nP,b,300\nR,b,380\nR,c,390\nP,d,400\nR,d,350\nP,",410\nR,",470\nP,,,480\nR,,,530\nP;e;545\nP,T,560\nR,t,580\np,q,610\nP,,620\nR,,700\nP,z,1.7e3x\n\nP,NA,720\nR,NA,790\n' >"$worked/1_1_1_$U.csv"
+ln -s /nonexistent/file "$worked/1_1_2_$U.csv"             # unreadable: file_read_error
+printf 'x\n' >"$worked/notes.txt"; printf 'x\n' >"$worked/1_1_$U.csv"  # not keystroke files
+printf 'P,m,1\nR,m,2\nP,n,3\nR,n,4\n' >"$tmp/syn/v/cleaned_data/mobile/raw_data/batch_001/$U/2_1_1_$U.csv"
+printf 'P,k,1\nR,k,2\nP,l,3\n' >"$tmp/syn/v/cleaned_data/desktop/raw_data/batch_002/$V/3_1_1_$V.csv"
+if "$BIN" run --artifacts-dir "$tmp/syn" --version-id v -s keypairs --output-formats csv --device-types desktop,mobile --quiet >/dev/null 2>"$tmp/syn/err"; then
+  kp="$tmp/syn/v/keypairs/keypairs.csv"; meta="$tmp/syn/v/etl_metadata/keypairs"
+  # rows: U desktop (worked example, 10 rows), U mobile (1 row), then V (1 row, invalid)
+  order=$("$PY" -c 'import csv,sys,itertools; r=list(csv.reader(open(sys.argv[1],newline="")))[1:]; print(" ".join("%d:%s,%s" % (len(list(g)), k[0], k[1]) for k, g in itertools.groupby(r, key=lambda x: (x[0], x[19]))), end=" ")' "$kp")
+  want="10:$U,desktop 1:$U,mobile 1:$V,desktop "
+  if [ "$order" = "$want" ]; then pass keypairs_stage/synthetic_order; else fail keypairs_stage/synthetic_order "got '$order'"; fi
+  if grep -q "\"Read error in 1_1_2_$U.csv: No such file or directory\"" "$meta/processing_log.json" &&
+     tr -d ' \n' <"$meta/extraction_stats.json" | grep -q '"error_distribution":{"Missingkey1release;Missingkey2release":1,"Missingkey1release":1,"Missingkey2press(orphanrelease)":1,"Missingkey1press(orphanrelease)":1,"NegativeHoldLatency":1,"file_read_error":1,"Missingkey2release":1},"user_count":3}' &&
+     tr -d ' \n' <"$meta/extraction_stats.json" | grep -q '"total_files":4,"processed_files":4,"skipped_files":0,"total_keypairs":12,"valid_keypairs":6,"invalid_keypairs":6,"validity_rate":50.0,"malformed_rows":3,"outlier_keypairs":2'; then
+    pass keypairs_stage/synthetic_read_error_and_counters
+  else
+    fail keypairs_stage/synthetic_read_error_and_counters "$(tr -d '\n' <"$meta/extraction_stats.json")"
+  fi
+  # a rerun replaces both folders: processing_log.json (no read error any more) disappears
+  rm "$worked/1_1_2_$U.csv" "$tmp/syn/v/cleaned_data/desktop/raw_data/batch_002/$V/3_1_1_$V.csv"
+  "$BIN" run --artifacts-dir "$tmp/syn" --version-id v -s keypairs --output-formats csv --quiet >/dev/null 2>&1
+  if [ ! -e "$meta/processing_log.json" ] && [ -e "$meta/invalid_sequences.csv" ] && [ ! -e "$tmp/syn/v/.keypairs.partial" ] &&
+     [ "$(ls "$tmp/syn/v/keypairs")" = keypairs.csv ]; then
+    pass keypairs_stage/synthetic_rerun_replaces_outputs
+  else
+    fail keypairs_stage/synthetic_rerun_replaces_outputs "$(ls -a "$meta" "$tmp/syn/v" | tr '\n' ' ')"
+  fi
+else
+  fail keypairs_stage/synthetic "keyetl failed: $(tail -n 2 "$tmp/syn/err" | tr '\n' ' ')"
+fi
+
+need_shared keypairs_stage || exit 0
 
 for set in fpd-dev edge; do
   sd=$KEYETL_SHARED/data/$set
