@@ -16,6 +16,7 @@
 #include "io/fs.h"
 #include "io/json.h"
 #include "io/table.h"
+#include "io/text.h"
 #include "pipeline/features_run.h"
 #include "pipeline/kptable.h"
 #include "pipeline/runner.h"
@@ -36,16 +37,26 @@ static const char *const descriptions[3] = {
 #define COMPONENT "features"
 
 /* ---- column names ------------------------------------------------------------------------ */
+/* "<prefix><key>_<stat>" with the key's bytes made valid UTF-8 (04 §1), so the names are the
+ * same in CSV, Parquet and JSON (where they are also object keys). */
+static char *feature_name(const char *prefix, const kx_key *k, int stat)
+{
+    kx_buf b = KX_BUF_INIT;
+    kx_buf_puts(&b, prefix);
+    kx_utf8_append_sanitized(&b, k->bytes, k->len);
+    kx_buf_putc(&b, '_');
+    kx_buf_puts(&b, kx_stat_names[stat]);
+    return kx_buf_steal(&b);
+}
+
 static char **feature_names(const kx_feat_selection *sel)
 {
     size_t n = kx_feat_ncols(sel);
     char **names = kx_calloc(n ? n : 1, sizeof *names);
     for (size_t i = 0; i < sel->n_unigrams; i++)
-        for (int s = 0; s < KX_ST_COUNT; s++)
-            names[kx_fcol_unigram(i, s)] = kx_asprintf("HL_%s_%s", sel->unigrams[i].bytes, kx_stat_names[s]);
+        for (int s = 0; s < KX_ST_COUNT; s++) names[kx_fcol_unigram(i, s)] = feature_name("HL_", &sel->unigrams[i], s);
     for (size_t j = 0; j < sel->n_digrams; j++)
-        for (int s = 0; s < KX_ST_COUNT; s++)
-            names[kx_fcol_digram(sel, j, s)] = kx_asprintf("IL_%s_%s", sel->digrams[j].bytes, kx_stat_names[s]);
+        for (int s = 0; s < KX_ST_COUNT; s++) names[kx_fcol_digram(sel, j, s)] = feature_name("IL_", &sel->digrams[j], s);
     return names;
 }
 
@@ -167,8 +178,9 @@ static json_t *imputation_json(const kx_ftable *t, const kx_impute_summary *s, c
     json_object_set_new(o, "by_strategy", bs);
     json_t *bu = json_object(), *users = json_array();
     for (size_t i = 0; i < s->n_users; i++) {
-        json_object_set_new(bu, s->users[i], json_integer(s->user_counts[i]));
-        json_array_append_new(users, kx_json_str(s->users[i]));
+        json_t *uid = kx_json_str(s->users[i]);
+        json_object_set_new(bu, json_string_value(uid), json_integer(s->user_counts[i]));
+        json_array_append_new(users, uid);
     }
     json_object_set_new(o, "by_user", bu);
     json_t *bf = json_object();
