@@ -1,0 +1,93 @@
+/* test_stats.c — statistics of spec 03 §5 on hand-computed vectors. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "core/stats.h"
+#include "test.h"
+#include "util/mem.h"
+
+TEST(stats_worked_example_shift)
+{
+    /* 03 §5: key1 = Key.shift, HL in table order. */
+    double x[] = {247, 264, 292, 208, 232, 296}, st[KX_ST_COUNT];
+    kx_stats5(x, 6, st);
+    CHECK_EQ_DBL(st[KX_ST_MEDIAN], 255.5);
+    CHECK_EQ_DBL(st[KX_ST_MEAN], 256.5);
+    CHECK_NEAR(st[KX_ST_STD], 34.407847942003, 1e-12);
+    CHECK_EQ_DBL(st[KX_ST_Q1], 235.75);
+    CHECK_EQ_DBL(st[KX_ST_Q3], 285.0);
+}
+
+TEST(stats_worked_example_two_and_one)
+{
+    double z[] = {71, 120}, st[KX_ST_COUNT];
+    kx_stats5(z, 2, st);
+    CHECK_EQ_DBL(st[KX_ST_MEDIAN], 95.5);
+    CHECK_EQ_DBL(st[KX_ST_MEAN], 95.5);
+    CHECK_EQ_DBL(st[KX_ST_STD], 34.64823227814083);
+    CHECK_EQ_DBL(st[KX_ST_Q1], 83.25);
+    CHECK_EQ_DBL(st[KX_ST_Q3], 107.75);
+    double one[] = {71};
+    kx_stats5(one, 1, st);
+    for (int s = 0; s < KX_ST_COUNT; s++) CHECK_EQ_DBL(st[s], s == KX_ST_STD ? 0.0 : 71.0);
+}
+
+TEST(stats_odd_n_ties_and_empty)
+{
+    /* n = 5 with ties: sorted 1 2 2 2 9; h(q1) = 1 -> 2; h(q3) = 3 -> 2; median 2. */
+    double x[] = {2, 9, 2, 1, 2}, st[KX_ST_COUNT];
+    kx_stats5(x, 5, st);
+    CHECK_EQ_DBL(st[KX_ST_MEDIAN], 2.0);
+    CHECK_EQ_DBL(st[KX_ST_MEAN], 3.2);
+    /* deviations -1.2 5.8 -1.2 -2.2 -1.2: squares 1.44+33.64+1.44+4.84+1.44 = 42.8; /4 = 10.7 */
+    CHECK_NEAR(st[KX_ST_STD], sqrt(10.7), 1e-15);
+    CHECK_EQ_DBL(st[KX_ST_Q1], 2.0);
+    CHECK_EQ_DBL(st[KX_ST_Q3], 2.0);
+    /* n = 4: sorted 1 3 5 10; q1 h = .75 -> 1 + .75*2 = 2.5; q3 h = 2.25 -> 5 + .25*5 = 6.25 */
+    double y[] = {10, 1, 5, 3};
+    kx_stats5(y, 4, st);
+    CHECK_EQ_DBL(st[KX_ST_MEDIAN], 4.0);
+    CHECK_EQ_DBL(st[KX_ST_Q1], 2.5);
+    CHECK_EQ_DBL(st[KX_ST_Q3], 6.25);
+    /* negative values (IL) */
+    double z[] = {-8, 9};
+    kx_stats5(z, 2, st);
+    CHECK_EQ_DBL(st[KX_ST_MEDIAN], 0.5);
+    CHECK_EQ_DBL(st[KX_ST_Q1], -3.75);
+    kx_stats5(NULL, 0, st);
+    for (int s = 0; s < KX_ST_COUNT; s++) CHECK(isnan(st[s]));
+}
+
+TEST(stats_compensated_sum_adversarial)
+{
+    /* 1e6 values alternating 1e13, 1, -1e13, 1, ... plus 0.1-scale noise: the naive sum
+     * loses every small term; the exact sum is known by construction. */
+    size_t n = 1000000;
+    double *x = kx_malloc(n * sizeof *x);
+    long double exact = 0;
+    for (size_t i = 0; i < n; i++) {
+        switch (i % 4) {
+        case 0: x[i] = 1e13; break;
+        case 2: x[i] = -1e13; break;
+        default: x[i] = 1.0 + (double)(i % 7) * 0.125; break; /* exact binary fractions */
+        }
+        exact += (long double)x[i];
+    }
+    /* exact: the +-1e13 cancel; the small terms are exact in long double too. */
+    double s = kx_sum(x, n);
+    CHECK_NEAR(s, (double)exact, 1e-15);
+    /* Now with a big term that does not cancel: 1e16 + many 1.0 (each lost in naive sum). */
+    x[0] = 1e16;
+    for (size_t i = 1; i < n; i++) x[i] = 1.0;
+    s = kx_sum(x, n);
+    CHECK_EQ_DBL(s, 1e16 + (double)(n - 1));
+    double naive = 0;
+    for (size_t i = 0; i < n; i++) naive += x[i];
+    CHECK(naive != s); /* the adversarial case is real */
+    /* Mean and std of a large shifted sample: 1e9 + {0,1}: mean 1e9+0.5, std ~0.5 */
+    for (size_t i = 0; i < n; i++) x[i] = 1e9 + (double)(i % 2);
+    double m = kx_mean(x, n);
+    CHECK_EQ_DBL(m, 1e9 + 0.5);
+    CHECK_NEAR(kx_std_sample(x, n, m), sqrt(0.25 * (double)n / (double)(n - 1)), 1e-12);
+    free(x);
+}
