@@ -1,7 +1,771 @@
-/* stage_clean.c — placeholder: the clean stage is not implemented yet. */
+/* stage_clean.c — the `clean` stage (spec 01 §4–§5, 05 §6.2–§6.3).
+ *
+ * Flow:
+ *   1. list raw_data/web_app_data (sorted), attribute every regular non-.gstmp file to a
+ *      uid (core/clean_rules), group files per user (users in uid order);
+ *   2. classify users batch by batch (BATCH_SIZE users at a time, PARALLEL_WORKERS threads):
+ *      each user's files are streamed once for the checksum and the row count, its
+ *      demographics and consent are parsed, and a small result (status, device, reasons,
+ *      metadata.csv row, copy plan) is stored in the user's slot;
+ *   3. number the batch folders (partitioned storage needs the global rank of a user in
+ *      its device/status group), then copy (hard link, else byte copy) every planned file
+ *      into cleaned_data.partial/, again batch by batch in parallel;
+ *   4. write lists, metadata.csv and the JSON reports into staging folders and swap them in.
+ * Slots are consumed in uid order, so every output is the same for any worker count or
+ * batch size. Hard links are safe because no stage ever writes a file in place: every
+ * output is created under a temporary name and renamed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/clean_rules.h"
+#include "io/fs.h"
+#include "io/json.h"
 #include "pipeline/stage.h"
+#include "util/buf.h"
+#include "util/mem.h"
+#include "util/pool.h"
+
+#define COMP "clean"
+
+enum { DEV_DESKTOP = 0, DEV_MOBILE = 1 };
+static const char *const dev_names[2] = {"desktop", "mobile"};
+
+/* A file to copy: listing index, destination area (0 = CSV folder, 1 = text folder) and
+ * destination name. */
+typedef struct copy_item {
+    size_t idx;
+    int to_text;
+    char *dst_name;
+} copy_item;
+
+typedef struct str_list {
+    char **items;
+    size_t n, cap;
+} str_list;
+
+static void sl_push(str_list *l, char *s) /* takes ownership */
+{
+    l->items = kx_grow(l->items, &l->cap, l->n + 1, sizeof *l->items);
+    l->items[l->n++] = s;
+}
+
+static void sl_free(str_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) free(l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+/* Everything the later steps need to know about one user. */
+typedef struct user_slot {
+    char uid[KX_UID_LEN + 1];
+    const size_t *files; /* listing indices of the user's files, name order */
+    size_t nfiles;
+    bool complete, has_ts, insufficient, demo_ok;
+    int device;
+    str_list reasons, issues;
+    char *proc_error;
+    char *meta_row;
+    char checksum[65];
+    uint64_t bytes;
+    copy_item *copies;
+    size_t ncopies;
+    unsigned batch_no; /* 1-based, within its device/status group */
+    bool failed;
+    kx_err err;
+} user_slot;
+
+typedef struct clean_job {
+    kx_stage_ctx *ctx;
+    const char *in_dir;
+    const char *out_dir;   /* cleaned_data.partial */
+    kx_dirlist list;
+    size_t *demo_candidates; /* listing indices of non-gstmp files containing "_demographics.json" */
+    size_t n_demo_candidates;
+    user_slot *users;
+    size_t first; /* first user of the current batch */
+} clean_job;
+
+/* ---- listing helpers ---------------------------------------------------------------------- */
+
+static const kx_dirent *find_entry(const kx_dirlist *l, const char *name)
+{
+    size_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(l->items[mid].name, name);
+        if (c == 0) return &l->items[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+static bool has_regular_file(const kx_dirlist *l, const char *name)
+{
+    const kx_dirent *e = find_entry(l, name);
+    return e && e->is_file;
+}
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !memcmp(s + n - m, suffix, m);
+}
+
+/* ---- per-user classification ---------------------------------------------------------------- */
+
+/* Streams one file into the user checksum and, when count != NULL, the line counter. */
+static int hash_file(const char *path, const char *name, uint64_t size, kx_user_hash *h, kx_linecount *count,
+                     uint64_t *bytes, kx_err *err)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return kx_fail_errno(err, "cannot open input file %s", path);
+    kx_user_hash_file_begin(h, name, size);
+    char buf[65536];
+    uint64_t total = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            kx_fail_errno(err, "cannot read input file %s", path);
+            close(fd);
+            return -1;
+        }
+        if (r == 0) break;
+        kx_user_hash_content(h, buf, (size_t)r);
+        if (count) kx_linecount_feed(count, buf, (size_t)r);
+        total += (uint64_t)r;
+    }
+    close(fd);
+    if (total != size) return kx_fail(err, "input file %s changed while being read (%llu bytes listed, %llu read)",
+                                      path, (unsigned long long)size, (unsigned long long)total);
+    *bytes += total;
+    return 0;
+}
+
+/* Reads and parses a JSON object; NULL with *msg set (heap) on failure. */
+static json_t *load_object(const char *path, char **msg)
+{
+    kx_buf b = KX_BUF_INIT;
+    kx_err e;
+    if (kx_read_file(path, &b, &e) != 0) {
+        *msg = kx_strdup(e.msg);
+        kx_buf_free(&b);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *v = json_loadb(b.data ? b.data : "", b.len, 0, &je);
+    kx_buf_free(&b);
+    if (!v) {
+        *msg = kx_asprintf("%s (line %d, column %d)", je.text, je.line, je.column);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        *msg = kx_strdup("not a JSON object");
+        return NULL;
+    }
+    return v;
+}
+
+/* The demographics file of 01 §4.3: the exact name, else the first name containing it. */
+static const char *demographics_name(const clean_job *job, const char *uid, char exact[80])
+{
+    snprintf(exact, 80, "%s_demographics.json", uid);
+    if (has_regular_file(&job->list, exact)) return exact;
+    for (size_t i = 0; i < job->n_demo_candidates; i++) {
+        const char *n = job->list.items[job->demo_candidates[i]].name;
+        if (strstr(n, exact)) return n;
+    }
+    return NULL;
+}
+
+/* Device routing and the JSON inputs of the metadata.csv row. */
+static void read_user_json(const clean_job *job, user_slot *u, json_t **demo, json_t **consent)
+{
+    char exact[80];
+    const char *dname = demographics_name(job, u->uid, exact);
+    *demo = NULL;
+    *consent = NULL;
+    u->device = DEV_DESKTOP;
+    if (dname) {
+        char *path = kx_path_join(job->in_dir, dname), *msg = NULL;
+        *demo = load_object(path, &msg);
+        if (*demo) {
+            u->demo_ok = true;
+            if (kx_json_truthy(json_object_get(*demo, "is_mobile"))) u->device = DEV_MOBILE;
+        } else {
+            u->proc_error = kx_asprintf("Demographics read error for %s: %s", u->uid, msg);
+        }
+        free(msg);
+        free(path);
+    }
+    char cname[80];
+    snprintf(cname, sizeof cname, "%s_consent.json", u->uid);
+    if (has_regular_file(&job->list, cname)) {
+        char *path = kx_path_join(job->in_dir, cname), *msg = NULL;
+        *consent = load_object(path, &msg);
+        if (!*consent)
+            kx_logf(job->ctx->log, KX_LOG_WARNING, COMP, "Consent of %s not usable, defaults used: %s", u->uid, msg);
+        free(msg);
+        free(path);
+    }
+}
+
+/* Rules 3–5 of 01 §4.2 (the caller has handled rules 1 and 2). */
+static void completeness_reasons(const clean_job *job, user_slot *u)
+{
+    static const char *const required[3] = {"consent", "demographics", "start_time"};
+    str_list missing = {0};
+    for (int i = 0; i < 3; i++) {
+        char *name = kx_asprintf("%s_%s.json", u->uid, required[i]);
+        if (!has_regular_file(&job->list, name)) {
+            sl_push(&u->reasons, kx_asprintf("Missing required file: %s", name));
+            sl_push(&missing, name);
+        } else {
+            free(name);
+        }
+    }
+    bool present[KX_SEQ_COUNT];
+    bool all = true;
+    for (int s = 0; s < KX_SEQ_COUNT; s++) {
+        char name[64];
+        kx_clean_expected_csv_name(u->uid, s, name);
+        present[s] = has_regular_file(&job->list, name);
+        if (!present[s]) {
+            all = false;
+            sl_push(&missing, kx_strdup(name));
+        }
+    }
+    if (!all) {
+        kx_buf b = KX_BUF_INIT;
+        kx_clean_reason_incomplete(&b, present);
+        sl_push(&u->reasons, kx_buf_steal(&b));
+    }
+    /* Partial downloads: the .gstmp twins of the missing files, in name order. */
+    str_list partial = {0};
+    for (size_t i = 0; i < missing.n; i++) {
+        for (int k = 0; k < 2; k++) {
+            char *g = kx_asprintf("%s%s", missing.items[i], k ? ".gstmp" : "_.gstmp");
+            if (find_entry(&job->list, g)) sl_push(&partial, g);
+            else free(g);
+        }
+    }
+    if (partial.n > 1) qsort(partial.items, partial.n, sizeof *partial.items, cmp_str_ptr);
+    sl_free(&missing);
+    if (partial.n) {
+        kx_buf b = KX_BUF_INIT;
+        kx_clean_reason_partial(&b, (const char *const *)partial.items, partial.n);
+        sl_push(&u->reasons, kx_buf_steal(&b));
+    }
+    sl_free(&partial);
+}
+
+/* Which folder and name a used file goes to (01 §5.1); false = not copied. `renamed` is
+ * the set of renamed CSV targets of this user (for the collision rule). */
+static bool plan_copy(const char *name, const kx_task_name *t, copy_item *c)
+{
+    char target[64];
+    if (ends_with(name, ".json")) return false;
+    if (t->kind == KX_TASK_RAW_TXT) {
+        kx_clean_target_name(t, target);
+        c->to_text = 1;
+        c->dst_name = kx_strdup(target);
+        return true;
+    }
+    if (ends_with(name, "_raw.txt")) return false;
+    if (t->kind == KX_TASK_CSV) {
+        kx_clean_target_name(t, target);
+        c->to_text = 0;
+        c->dst_name = kx_strdup(target);
+        return true;
+    }
+    if (ends_with(name, ".csv")) {
+        c->to_text = 0;
+        c->dst_name = kx_strdup(name);
+        return true;
+    }
+    return false;
+}
+
+/* Drops original-name CSV copies whose name equals a renamed target (the renamed file
+ * wins) and records the data issue. Copies are in name order of their sources. */
+static void resolve_collisions(const clean_job *job, user_slot *u, const bool *renamed)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < u->ncopies; i++) {
+        copy_item *c = &u->copies[i];
+        bool lose = false;
+        if (!c->to_text && !renamed[i]) {
+            for (size_t j = 0; j < u->ncopies && !lose; j++)
+                lose = j != i && renamed[j] && !u->copies[j].to_text && !strcmp(u->copies[j].dst_name, c->dst_name);
+        }
+        if (lose) {
+            sl_push(&u->issues, kx_asprintf("Name collision, not copied: %s", job->list.items[c->idx].name));
+            free(c->dst_name);
+            continue;
+        }
+        u->copies[w++] = *c;
+    }
+    u->ncopies = w;
+}
+
+/* Classification of one user (01 §4.2–§4.3); fills the slot. */
+static int classify_user(clean_job *job, user_slot *u)
+{
+    const kx_config *cfg = job->ctx->cfg;
+    kx_user_hash *h = kx_user_hash_new();
+    str_list short_names = {0};
+    int64_t *short_rows = kx_calloc(u->nfiles ? u->nfiles : 1, sizeof *short_rows);
+    bool *renamed = kx_calloc(u->nfiles ? u->nfiles : 1, sizeof *renamed);
+    u->copies = kx_calloc(u->nfiles ? u->nfiles : 1, sizeof *u->copies);
+    int rc = 0;
+    for (size_t i = 0; i < u->nfiles; i++) {
+        const kx_dirent *e = &job->list.items[u->files[i]];
+        if (kx_clean_is_timestamp_file(e->name)) u->has_ts = true;
+        kx_task_name t;
+        bool exact = kx_clean_parse_task_name(e->name, &t);
+        bool used = !exact || kx_clean_task_consistent(&t);
+        if (!used) sl_push(&u->issues, kx_asprintf("Inconsistent platform letter or sequence: %s", e->name));
+        bool count = used && ends_with(e->name, ".csv");
+        kx_linecount lc;
+        kx_linecount_init(&lc);
+        char *path = kx_path_join(job->in_dir, e->name);
+        rc = hash_file(path, e->name, e->size, h, count ? &lc : NULL, &u->bytes, &u->err);
+        free(path);
+        if (rc != 0) break;
+        if (count) {
+            int64_t rows = kx_linecount_lines(&lc) - 1;
+            if (rows < cfg->clean_min_rows) {
+                short_rows[short_names.n] = rows;
+                sl_push(&short_names, kx_strdup(e->name));
+            }
+        }
+        if (!used) continue;
+        copy_item c = {u->files[i], 0, NULL};
+        if (plan_copy(e->name, &t, &c)) {
+            renamed[u->ncopies] = exact;
+            u->copies[u->ncopies++] = c;
+        } else if (ends_with(e->name, "_raw.txt")) {
+            kx_logf(job->ctx->log, KX_LOG_DEBUG, COMP, "Text file with a non-standard name skipped: %s", e->name);
+        }
+    }
+    kx_user_hash_final(h, u->checksum);
+    if (rc == 0) {
+        resolve_collisions(job, u, renamed);
+        if (u->has_ts) {
+            sl_push(&u->reasons, kx_strdup(KX_REASON_TIMESTAMP));
+        } else if (short_names.n) {
+            kx_buf b = KX_BUF_INIT;
+            kx_clean_reason_min_rows(&b, cfg->clean_min_rows, (const char *const *)short_names.items, short_rows,
+                                     short_names.n);
+            sl_push(&u->reasons, kx_buf_steal(&b));
+            u->insufficient = true;
+        } else {
+            completeness_reasons(job, u);
+        }
+        u->complete = u->reasons.n == 0;
+        json_t *demo, *consent;
+        read_user_json(job, u, &demo, &consent);
+        kx_buf row = KX_BUF_INIT;
+        kx_clean_metadata_row(&row, u->uid, u->complete, demo, consent, u->has_ts, cfg->include_pii);
+        u->meta_row = kx_buf_steal(&row);
+        json_decref(demo);
+        json_decref(consent);
+    }
+    sl_free(&short_names);
+    free(short_rows);
+    free(renamed);
+    return rc;
+}
+
+static void classify_worker(void *arg, size_t i)
+{
+    clean_job *job = arg;
+    user_slot *u = &job->users[job->first + i];
+    if (classify_user(job, u) != 0) u->failed = true;
+}
+
+/* ---- copying --------------------------------------------------------------------------------- */
+
+/* The user's CSV (text = 0) or text (text = 1) folder inside the staging output. */
+static char *user_folder(const clean_job *job, const user_slot *u, int text)
+{
+    static const char *const areas[2][2] = {{"broken_data", "broken_data/text"}, {"raw_data", "text"}};
+    const char *area = areas[u->complete][text];
+    const char *dev = dev_names[u->device];
+    if (job->ctx->cfg->partitioned_storage)
+        return kx_asprintf("%s/%s/%s/batch_%03u/%s", job->out_dir, dev, area, u->batch_no, u->uid);
+    return kx_asprintf("%s/%s/%s/%s", job->out_dir, dev, area, u->uid);
+}
+
+static int copy_user(const clean_job *job, user_slot *u)
+{
+    char *dirs[2] = {user_folder(job, u, 0), user_folder(job, u, 1)};
+    int rc = 0;
+    for (int k = 0; k < 2 && rc == 0; k++) rc = kx_mkdirs(dirs[k], &u->err);
+    for (size_t i = 0; i < u->ncopies && rc == 0; i++) {
+        const copy_item *c = &u->copies[i];
+        char *src = kx_path_join(job->in_dir, job->list.items[c->idx].name);
+        char *dst = kx_path_join(dirs[c->to_text], c->dst_name);
+        rc = kx_link_or_copy(src, dst, &u->err);
+        free(src);
+        free(dst);
+    }
+    free(dirs[0]);
+    free(dirs[1]);
+    return rc;
+}
+
+static void copy_worker(void *arg, size_t i)
+{
+    clean_job *job = arg;
+    user_slot *u = &job->users[job->first + i];
+    if (copy_user(job, u) != 0) u->failed = true;
+}
+
+/* Runs fn over all users, BATCH_SIZE at a time; fails with the first failed user's error. */
+static int for_each_batch(clean_job *job, size_t nusers, kx_work_fn fn, kx_err *err)
+{
+    size_t bs = (size_t)job->ctx->cfg->batch_size;
+    for (job->first = 0; job->first < nusers; job->first += bs) {
+        size_t n = nusers - job->first < bs ? nusers - job->first : bs;
+        kx_parallel_for(job->ctx->cfg->parallel_workers, n, fn, job);
+        for (size_t i = 0; i < n; i++) {
+            user_slot *u = &job->users[job->first + i];
+            if (u->failed) return kx_fail(err, "%s", u->err.msg);
+        }
+    }
+    return 0;
+}
+
+/* ---- listing and grouping --------------------------------------------------------------------- */
+
+typedef struct attributed {
+    char uid[KX_UID_LEN + 1];
+    size_t idx;
+} attributed;
+
+static int cmp_attributed(const void *a, const void *b)
+{
+    const attributed *x = a, *y = b;
+    int c = strcmp(x->uid, y->uid);
+    if (c) return c;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+typedef struct clean_totals {
+    int64_t total_files, total_users, complete, broken, insufficient, desktop, mobile;
+    str_list data_issues, processing_errors;
+} clean_totals;
+
+/* Attributes files to users; fills job->users (uid order) and the unknown-file issues.
+ * `file_idx` receives the per-user index arrays (one allocation, owned by the caller). */
+static size_t group_users(clean_job *job, clean_totals *t, size_t **file_idx)
+{
+    attributed *att = kx_calloc(job->list.n ? job->list.n : 1, sizeof *att);
+    size_t natt = 0, cap_demo = 0;
+    for (size_t i = 0; i < job->list.n; i++) {
+        const kx_dirent *e = &job->list.items[i];
+        if (e->name[0] == '.') continue;
+        t->total_files++;
+        if (!e->is_file || kx_clean_is_gstmp(e->name)) continue;
+        if (strstr(e->name, "_demographics.json")) {
+            job->demo_candidates = kx_grow(job->demo_candidates, &cap_demo, job->n_demo_candidates + 1, sizeof(size_t));
+            job->demo_candidates[job->n_demo_candidates++] = i;
+        }
+        if (!kx_clean_extract_uid(e->name, att[natt].uid)) {
+            sl_push(&t->data_issues, kx_asprintf("Unknown file: %s", e->name));
+            continue;
+        }
+        att[natt++].idx = i;
+    }
+    qsort(att, natt, sizeof *att, cmp_attributed);
+    *file_idx = kx_calloc(natt ? natt : 1, sizeof **file_idx);
+    size_t nusers = 0;
+    for (size_t i = 0; i < natt; i++)
+        if (i == 0 || strcmp(att[i].uid, att[i - 1].uid)) nusers++;
+    job->users = kx_calloc(nusers ? nusers : 1, sizeof *job->users);
+    size_t u = 0;
+    for (size_t i = 0; i < natt; i++) {
+        if (i > 0 && strcmp(att[i].uid, att[i - 1].uid)) u++;
+        user_slot *s = &job->users[u];
+        if (s->nfiles == 0) {
+            memcpy(s->uid, att[i].uid, sizeof s->uid);
+            s->files = *file_idx + i;
+        }
+        (*file_idx)[i] = att[i].idx;
+        s->nfiles++;
+    }
+    free(att);
+    return nusers;
+}
+
+static void free_users(clean_job *job, size_t nusers)
+{
+    for (size_t i = 0; i < nusers; i++) {
+        user_slot *u = &job->users[i];
+        sl_free(&u->reasons);
+        sl_free(&u->issues);
+        free(u->proc_error);
+        free(u->meta_row);
+        for (size_t k = 0; k < u->ncopies; k++) free(u->copies[k].dst_name);
+        free(u->copies);
+    }
+    free(job->users);
+}
+
+/* Batch numbers of partitioned storage: rank within (device, status), users in uid order. */
+static void number_batches(clean_job *job, size_t nusers)
+{
+    size_t rank[2][2] = {{0, 0}, {0, 0}};
+    size_t bs = (size_t)job->ctx->cfg->batch_size;
+    for (size_t i = 0; i < nusers; i++) {
+        user_slot *u = &job->users[i];
+        u->batch_no = (unsigned)(rank[u->device][u->complete]++ / bs + 1);
+    }
+}
+
+/* ---- outputs --------------------------------------------------------------------------------- */
+
+static int make_skeleton(const char *out_dir, kx_err *err)
+{
+    static const char *const sub[] = {"raw_data", "text", "metadata", "broken_data", "broken_data/text",
+                                       "broken_data/metadata"};
+    for (int d = 0; d < 2; d++) {
+        for (size_t k = 0; k < sizeof sub / sizeof *sub; k++) {
+            char *p = kx_asprintf("%s/%s/%s", out_dir, dev_names[d], sub[k]);
+            int rc = kx_mkdirs(p, err);
+            free(p);
+            if (rc) return -1;
+        }
+    }
+    return 0;
+}
+
+static int write_buf(const char *dir, const char *name, const kx_buf *b, kx_err *err)
+{
+    char *p = kx_path_join(dir, name);
+    int rc = kx_write_file_atomic(p, b->data ? b->data : "", b->len, err);
+    free(p);
+    return rc;
+}
+
+/* Lists and metadata.csv files of one device (01 §5.2). */
+static int write_device_tables(const clean_job *job, size_t nusers, int dev, kx_err *err)
+{
+    bool pii = job->ctx->cfg->include_pii;
+    kx_buf complete = KX_BUF_INIT, broken = KX_BUF_INIT, meta = KX_BUF_INIT, bmeta = KX_BUF_INIT;
+    kx_clean_metadata_header(&meta, pii);
+    kx_clean_metadata_header(&bmeta, pii);
+    size_t nbroken = 0;
+    for (int pass = 1; pass >= 0; pass--) { /* complete users first, then broken */
+        for (size_t i = 0; i < nusers; i++) {
+            const user_slot *u = &job->users[i];
+            if (u->device != dev || (int)u->complete != pass) continue;
+            kx_buf_puts(pass ? &complete : &broken, u->uid);
+            kx_buf_putc(pass ? &complete : &broken, '\n');
+            kx_buf_puts(&meta, u->meta_row);
+            if (!pass) {
+                kx_buf_puts(&bmeta, u->meta_row);
+                nbroken++;
+            }
+        }
+    }
+    char *mdir = kx_asprintf("%s/%s/metadata", job->out_dir, dev_names[dev]);
+    char *bdir = kx_asprintf("%s/%s/broken_data/metadata", job->out_dir, dev_names[dev]);
+    int rc = write_buf(mdir, "complete_users.txt", &complete, err);
+    if (!rc) rc = write_buf(mdir, "broken_users.txt", &broken, err);
+    if (!rc) rc = write_buf(mdir, "metadata.csv", &meta, err);
+    if (!rc && nbroken) rc = write_buf(bdir, "metadata.csv", &bmeta, err);
+    free(mdir);
+    free(bdir);
+    kx_buf_free(&complete);
+    kx_buf_free(&broken);
+    kx_buf_free(&meta);
+    kx_buf_free(&bmeta);
+    return rc;
+}
+
+static json_t *str_array(const str_list *l)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < l->n; i++) json_array_append_new(a, kx_json_str(l->items[i]));
+    return a;
+}
+
+static void put_counters(json_t *o, const clean_totals *t)
+{
+    json_object_set_new(o, "total_files", json_integer(t->total_files));
+    json_object_set_new(o, "total_users", json_integer(t->total_users));
+    json_object_set_new(o, "complete_users", json_integer(t->complete));
+    json_object_set_new(o, "broken_users", json_integer(t->broken));
+    json_object_set_new(o, "broken_insufficient_data", json_integer(t->insufficient));
+    json_object_set_new(o, "desktop_users", json_integer(t->desktop));
+    json_object_set_new(o, "mobile_users", json_integer(t->mobile));
+}
+
+static int write_json(const char *dir, const char *name, json_t *v, kx_err *err)
+{
+    char *p = kx_path_join(dir, name);
+    int rc = kx_json_write_file(p, v, err);
+    free(p);
+    json_decref(v);
+    return rc;
+}
+
+/* The JSON reports of 01 §5.4 into `dir`. */
+static int write_reports(const clean_job *job, size_t nusers, const clean_totals *t, const char *dir, kx_err *err)
+{
+    const kx_stage_ctx *ctx = job->ctx;
+    json_t *rep = json_object();
+    json_object_set_new(rep, "version_id", kx_json_str(ctx->version_id));
+    json_object_set_new(rep, "timestamp", kx_json_timestamp_now());
+    json_object_set_new(rep, "input_dir", json_sprintf("%s/raw_data/web_app_data", ctx->version_dir));
+    json_object_set_new(rep, "output_dir", json_sprintf("%s/cleaned_data", ctx->version_dir));
+    json_t *summary = json_object();
+    put_counters(summary, t);
+    json_object_set_new(rep, "summary", summary);
+    if (write_json(dir, "cleaning_report.json", rep, err)) return -1;
+
+    json_t *stats = json_object();
+    put_counters(stats, t);
+    json_object_set_new(stats, "processing_errors", str_array(&t->processing_errors));
+    json_object_set_new(stats, "data_issues", str_array(&t->data_issues));
+    if (write_json(dir, "cleaning_stats.json", stats, err)) return -1;
+
+    json_t *reasons = json_object(), *users = json_object();
+    for (size_t i = 0; i < nusers; i++) {
+        const user_slot *u = &job->users[i];
+        if (!u->complete) json_object_set_new(reasons, u->uid, str_array(&u->reasons));
+        json_t *c = json_object();
+        json_object_set_new(c, "checksum", json_string(u->checksum));
+        json_object_set_new(c, "files", json_integer((json_int_t)u->nfiles));
+        json_object_set_new(c, "bytes", json_integer((json_int_t)u->bytes));
+        json_object_set_new(c, "status", json_string(u->complete ? "complete" : "broken"));
+        json_object_set_new(c, "device", json_string(dev_names[u->device]));
+        json_object_set_new(users, u->uid, c);
+    }
+    if (write_json(dir, "broken_reasons.json", reasons, err)) {
+        json_decref(users);
+        return -1;
+    }
+    json_t *sums = json_object();
+    json_object_set_new(sums, "algorithm", json_string("sha256"));
+    json_object_set_new(sums, "users", users);
+    if (write_json(dir, "user_checksums.json", sums, err)) return -1;
+
+    if (t->data_issues.n || t->processing_errors.n) {
+        json_t *v = json_object();
+        json_object_set_new(v, "data_issues", str_array(&t->data_issues));
+        json_object_set_new(v, "processing_errors", str_array(&t->processing_errors));
+        json_object_set_new(v, "timestamp", kx_json_timestamp_now());
+        if (write_json(dir, "validation_errors.json", v, err)) return -1;
+    }
+    return 0;
+}
+
+/* Replaces `final` by `staging` (old contents removed first). */
+static int swap_in(const char *staging, const char *final, kx_err *err)
+{
+    if (kx_rmtree(final, err) != 0) return -1;
+    if (rename(staging, final) != 0) return kx_fail_errno(err, "cannot rename %s to %s", staging, final);
+    return 0;
+}
+
+static void sum_up(const clean_job *job, size_t nusers, clean_totals *t)
+{
+    t->total_users = (int64_t)nusers;
+    for (size_t i = 0; i < nusers; i++) {
+        user_slot *u = &job->users[i];
+        if (u->complete) t->complete++;
+        else t->broken++;
+        t->insufficient += u->insufficient;
+        if (u->demo_ok) {
+            if (u->device == DEV_MOBILE) t->mobile++;
+            else t->desktop++;
+        }
+        for (size_t k = 0; k < u->issues.n; k++) {
+            sl_push(&t->data_issues, u->issues.items[k]);
+            u->issues.items[k] = NULL;
+        }
+        if (u->proc_error) {
+            sl_push(&t->processing_errors, u->proc_error);
+            u->proc_error = NULL;
+        }
+    }
+}
+
+static json_t *stats_object(const clean_totals *t)
+{
+    json_t *o = json_object();
+    put_counters(o, t);
+    return o;
+}
 
 int kx_stage_clean(kx_stage_ctx *ctx)
 {
-    return kx_fail(&ctx->err, "stage clean is not implemented yet");
+    clean_job job;
+    memset(&job, 0, sizeof job);
+    job.ctx = ctx;
+    char *in_dir = kx_asprintf("%s/raw_data/web_app_data", ctx->version_dir);
+    char *out_final = kx_asprintf("%s/cleaned_data", ctx->version_dir);
+    char *out_stage = kx_asprintf("%s/cleaned_data.partial", ctx->version_dir);
+    char *rep_final = kx_asprintf("%s/etl_metadata/cleaning", ctx->version_dir);
+    char *rep_stage = kx_asprintf("%s/etl_metadata/.cleaning.partial", ctx->version_dir);
+    job.in_dir = in_dir;
+    job.out_dir = out_stage;
+    clean_totals t;
+    memset(&t, 0, sizeof t);
+    size_t *file_idx = NULL, nusers = 0;
+    int rc = -1;
+    if (!kx_is_dir(in_dir)) {
+        kx_fail(&ctx->err, "input folder %s does not exist (run the download stage first)", in_dir);
+        goto out;
+    }
+    if (kx_list_dir(in_dir, &job.list, &ctx->err) != 0) goto out;
+    nusers = group_users(&job, &t, &file_idx);
+    kx_logf(ctx->log, KX_LOG_INFO, COMP, "Classifying %zu users from %lld files", nusers, (long long)t.total_files);
+    if (kx_rmtree(out_stage, &ctx->err) || kx_rmtree(rep_stage, &ctx->err)) goto out;
+    if (make_skeleton(out_stage, &ctx->err) || kx_mkdirs(rep_stage, &ctx->err)) goto out;
+    if (for_each_batch(&job, nusers, classify_worker, &ctx->err)) goto out;
+    number_batches(&job, nusers);
+    if (for_each_batch(&job, nusers, copy_worker, &ctx->err)) goto out;
+    sum_up(&job, nusers, &t);
+    for (int d = 0; d < 2; d++)
+        if (write_device_tables(&job, nusers, d, &ctx->err)) goto out;
+    if (write_reports(&job, nusers, &t, rep_stage, &ctx->err)) goto out;
+    if (swap_in(out_stage, out_final, &ctx->err) || swap_in(rep_stage, rep_final, &ctx->err)) goto out;
+    ctx->stats = stats_object(&t);
+    kx_logf(ctx->log, KX_LOG_INFO, COMP, "%lld users: %lld complete, %lld broken (%lld with too few rows)",
+            (long long)t.total_users, (long long)t.complete, (long long)t.broken, (long long)t.insufficient);
+    rc = 0;
+out:
+    if (rc != 0) {
+        kx_rmtree(out_stage, NULL);
+        kx_rmtree(rep_stage, NULL);
+    }
+    free_users(&job, nusers);
+    free(file_idx);
+    free(job.demo_candidates);
+    kx_dirlist_free(&job.list);
+    sl_free(&t.data_issues);
+    sl_free(&t.processing_errors);
+    free(in_dir);
+    free(out_final);
+    free(out_stage);
+    free(rep_final);
+    free(rep_stage);
+    return rc;
 }

@@ -1,7 +1,435 @@
-/* stage_download.c — placeholder: the download stage is not implemented yet. */
+/* stage_download.c — the `download` stage (spec 01 §3): import one flat snapshot into
+ * <version>/raw_data/web_app_data/.
+ *
+ * Sources: a local folder (path or file:// URI). S3 sources (s3://…, or BUCKET_NAME) are
+ * recognised but not supported in this build: the stage fails with a clear message.
+ *
+ * Files are staged in raw_data/.web_app_data.partial/ as <name>.part, size-checked and
+ * renamed, then the staging folder replaces web_app_data/ in one rename. A local file is
+ * hard-linked when the file system allows it (same device, permitted), else copied. A hard
+ * link shares the inode with the source; that is safe because keyetl never writes a file
+ * in place (every output is written under a temporary name and renamed), so the source is
+ * never modified.
+ */
+#include "pipeline/stage_download.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/clean_rules.h"
+#include "io/fs.h"
+#include "io/json.h"
 #include "pipeline/stage.h"
+#include "util/mem.h"
+#include "util/pool.h"
+
+#define COMP "download"
+
+/* ---- retry loop ------------------------------------------------------------------------------ */
+
+typedef struct retry_job {
+    kx_fetch_fn fetch;
+    void *arg;
+    const size_t *todo; /* object indices of this pass */
+    int *rc;            /* per slot */
+    kx_err *errs;       /* per slot */
+} retry_job;
+
+static void retry_worker(void *arg, size_t k)
+{
+    retry_job *j = arg;
+    j->rc[k] = j->fetch(j->arg, j->todo[k], &j->errs[k]);
+}
+
+/* One pass over `todo`; keeps the failed indices in todo (order kept), returns their count. */
+static size_t fetch_pass(size_t *todo, size_t n, int workers, kx_fetch_fn fetch, void *arg, json_t *errors)
+{
+    retry_job j = {fetch, arg, todo, kx_calloc(n ? n : 1, sizeof(int)), kx_calloc(n ? n : 1, sizeof(kx_err))};
+    kx_parallel_for(workers, n, retry_worker, &j);
+    size_t w = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (j.rc[k] == 0) continue;
+        json_array_append_new(errors, kx_json_str(j.errs[k].msg));
+        todo[w++] = todo[k];
+    }
+    free(j.rc);
+    free(j.errs);
+    return w;
+}
+
+void kx_download_objects(size_t n, int workers, kx_fetch_fn fetch, void *arg, kx_sleep_fn sleep_fn,
+                         json_t *errors, bool *failed, kx_retry_stats *stats)
+{
+    memset(stats, 0, sizeof *stats);
+    size_t *todo = kx_calloc(n ? n : 1, sizeof *todo);
+    for (size_t i = 0; i < n; i++) todo[i] = i;
+    size_t left = fetch_pass(todo, n, workers, fetch, arg, errors);
+    stats->initial_failed = left;
+    for (unsigned r = 1; r <= KX_DOWNLOAD_RETRY_ROUNDS && left > 0; r++) {
+        if (sleep_fn) sleep_fn(1u << (r - 1));
+        stats->rounds++;
+        left = fetch_pass(todo, left, workers, fetch, arg, errors);
+    }
+    stats->final_failed = left;
+    stats->recovered = stats->initial_failed - left;
+    for (size_t i = 0; i < n; i++) failed[i] = false;
+    for (size_t k = 0; k < left; k++) failed[todo[k]] = true;
+    free(todo);
+}
+
+static void real_sleep(unsigned seconds) { sleep(seconds); }
+
+/* ---- local source -------------------------------------------------------------------------- */
+
+typedef struct local_job {
+    const char *src_dir;    /* absolute source folder */
+    const char *staging;
+    kx_dirent **objs;       /* import set (pointers into the listing) */
+} local_job;
+
+static int fetch_local(void *arg, size_t i, kx_err *err)
+{
+    local_job *j = arg;
+    const kx_dirent *e = j->objs[i];
+    char *src = kx_path_join(j->src_dir, e->name);
+    char *part = kx_asprintf("%s/%s.part", j->staging, e->name);
+    char *dst = kx_path_join(j->staging, e->name);
+    /* A symbolic link is resolved first: link() would otherwise link the link itself. */
+    char *target = realpath(src, NULL);
+    int rc = -1;
+    struct stat st;
+    if (!target) {
+        kx_fail_errno(err, "cannot resolve %s", src);
+    } else if (kx_link_or_copy(target, part, err) == 0) {
+        if (stat(part, &st) != 0) kx_fail_errno(err, "cannot stat %s", part);
+        else if ((uint64_t)st.st_size != e->size)
+            kx_fail(err, "size mismatch for %s: %llu bytes listed, %llu copied", src, (unsigned long long)e->size,
+                    (unsigned long long)st.st_size);
+        else if (rename(part, dst) != 0) kx_fail_errno(err, "cannot rename %s", part);
+        else rc = 0;
+        if (rc != 0) unlink(part);
+    }
+    free(target);
+    free(src);
+    free(part);
+    free(dst);
+    return rc;
+}
+
+/* ---- manifest -------------------------------------------------------------------------------- */
+
+typedef struct file_sum {
+    const char *dir;
+    kx_dirent *items;
+    char (*hex)[65];
+    int *rc;
+    kx_err *errs;
+} file_sum;
+
+static int sha256_file(const char *path, char hex[65], kx_err *err)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return kx_fail_errno(err, "cannot open %s", path);
+    kx_sha256 *s = kx_sha256_new();
+    char buf[65536];
+    int rc = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            rc = kx_fail_errno(err, "cannot read %s", path);
+            break;
+        }
+        if (r == 0) break;
+        kx_sha256_update(s, buf, (size_t)r);
+    }
+    close(fd);
+    kx_sha256_final(s, hex);
+    return rc;
+}
+
+static void sum_worker(void *arg, size_t i)
+{
+    file_sum *f = arg;
+    char *p = kx_path_join(f->dir, f->items[i].name);
+    f->rc[i] = sha256_file(p, f->hex[i], &f->errs[i]);
+    free(p);
+}
+
+/* `files` list of the manifest for the regular files of `dir` (sorted by name). */
+static json_t *manifest_files(const char *dir, int workers, int64_t *count, int64_t *bytes, kx_err *err)
+{
+    kx_dirlist l;
+    if (kx_list_dir(dir, &l, err) != 0) return NULL;
+    file_sum f = {dir, l.items, kx_calloc(l.n ? l.n : 1, 65), kx_calloc(l.n ? l.n : 1, sizeof(int)),
+                  kx_calloc(l.n ? l.n : 1, sizeof(kx_err))};
+    kx_parallel_for(workers, l.n, sum_worker, &f);
+    json_t *files = json_array();
+    *count = 0;
+    *bytes = 0;
+    for (size_t i = 0; i < l.n && files; i++) {
+        if (!l.items[i].is_file) continue;
+        if (f.rc[i] != 0) {
+            kx_fail(err, "%s", f.errs[i].msg);
+            json_decref(files);
+            files = NULL;
+            break;
+        }
+        json_t *o = json_object();
+        json_object_set_new(o, "name", kx_json_str(l.items[i].name));
+        json_object_set_new(o, "size", json_integer((json_int_t)l.items[i].size));
+        json_object_set_new(o, "sha256", json_string(f.hex[i]));
+        json_array_append_new(files, o);
+        (*count)++;
+        *bytes += (int64_t)l.items[i].size;
+    }
+    free(f.hex);
+    free(f.rc);
+    free(f.errs);
+    kx_dirlist_free(&l);
+    return files;
+}
+
+typedef struct dl_paths {
+    char *raw_dir;   /* <vd>/raw_data */
+    char *dest;      /* <vd>/raw_data/web_app_data */
+    char *staging;   /* <vd>/raw_data/.web_app_data.partial */
+    char *meta_dir;  /* <vd>/etl_metadata/download */
+} dl_paths;
+
+static int write_manifest(kx_stage_ctx *ctx, const dl_paths *p, const char *source_uri, kx_err *err)
+{
+    int64_t count = 0, bytes = 0;
+    json_t *files = manifest_files(p->dest, ctx->cfg->parallel_workers, &count, &bytes, err);
+    if (!files) return -1;
+    json_t *m = json_object();
+    json_object_set_new(m, "version_id", kx_json_str(ctx->version_id));
+    json_object_set_new(m, "stage", json_string("download"));
+    json_object_set_new(m, "source", kx_json_str(source_uri));
+    json_object_set_new(m, "destination", kx_json_str(p->dest));
+    json_object_set_new(m, "files_downloaded", json_integer(count));
+    json_object_set_new(m, "total_size", json_integer(bytes));
+    json_object_set_new(m, "timestamp", kx_json_timestamp_now());
+    json_object_set_new(m, "files", files);
+    char *path = kx_path_join(p->meta_dir, "manifest.json");
+    int rc = kx_json_write_file(path, m, err);
+    free(path);
+    json_decref(m);
+    if (rc == 0) {
+        ctx->stats = json_object();
+        json_object_set_new(ctx->stats, "files_count", json_integer(count));
+        json_object_set_new(ctx->stats, "total_size", json_integer(bytes));
+    }
+    return rc;
+}
+
+static int write_log(const dl_paths *p, int64_t files, int64_t bytes, json_t *errors, json_t *start,
+                     const kx_retry_stats *rs, json_t *failed_files, kx_err *err)
+{
+    json_t *log = json_object();
+    json_object_set_new(log, "files_downloaded", json_integer(files));
+    json_object_set_new(log, "total_size", json_integer(bytes));
+    json_object_set(log, "errors", errors);
+    json_object_set(log, "start_time", start);
+    json_t *r = json_object();
+    json_object_set_new(r, "initial_gstmp_files", json_integer((json_int_t)rs->initial_failed));
+    json_object_set_new(r, "retries_attempted", json_integer((json_int_t)rs->rounds));
+    json_object_set_new(r, "files_recovered", json_integer((json_int_t)rs->recovered));
+    json_object_set_new(r, "final_gstmp_files", json_integer((json_int_t)rs->final_failed));
+    json_object_set(r, "failed_files", failed_files);
+    json_object_set_new(log, "retry_stats", r);
+    json_object_set_new(log, "end_time", kx_json_timestamp_now());
+    int rc = kx_mkdirs(p->meta_dir, err);
+    if (rc == 0) {
+        char *path = kx_path_join(p->meta_dir, "download_log.json");
+        rc = kx_json_write_file(path, log, err);
+        free(path);
+    }
+    json_decref(log);
+    return rc;
+}
+
+/* Local folder path of a source, or NULL (with err) for S3 / unusable sources. */
+static char *local_source_path(const kx_stage_ctx *ctx, kx_err *err)
+{
+    const kx_config *cfg = ctx->cfg;
+    const char *src = cfg->raw_source;
+    char *s3 = NULL;
+    if (!src || !*src) {
+        if (!cfg->bucket_name || !*cfg->bucket_name) {
+            kx_fail(err, "no snapshot source: set RAW_SOURCE (--source) or BUCKET_NAME");
+            return NULL;
+        }
+        s3 = kx_asprintf("s3://%s/uploads/", cfg->bucket_name);
+        src = s3;
+    }
+    if (!strncmp(src, "s3://", 5)) {
+        if (ctx->local_only) kx_fail(err, "source %s is an S3 source, which --local-only forbids", src);
+        else kx_fail(err, "source %s: S3 sources are not supported in this build (use a local folder or file:// URI)", src);
+        free(s3);
+        return NULL;
+    }
+    if (!strncmp(src, "file://", 7)) src += 7;
+    if (!*src) {
+        kx_fail(err, "source %s names no folder", cfg->raw_source);
+        return NULL;
+    }
+    return kx_strdup(src);
+}
+
+static bool dir_has_entries(const char *dir)
+{
+    kx_dirlist l;
+    if (!kx_is_dir(dir) || kx_list_dir(dir, &l, NULL) != 0) return false;
+    bool any = l.n > 0;
+    kx_dirlist_free(&l);
+    return any;
+}
+
+/* --local-only with no RAW_SOURCE: adopt an existing non-empty web_app_data (01 §3.1). */
+static int adopt_existing(kx_stage_ctx *ctx, const dl_paths *p)
+{
+    json_t *start = kx_json_timestamp_now();
+    char *abs = realpath(p->dest, NULL);
+    if (!abs) {
+        json_decref(start);
+        return kx_fail_errno(&ctx->err, "cannot resolve %s", p->dest);
+    }
+    char *uri = kx_asprintf("file://%s/", abs);
+    free(abs);
+    kx_logf(ctx->log, KX_LOG_INFO, COMP, "--local-only: adopting %s as is", p->dest);
+    int rc = kx_mkdirs(p->meta_dir, &ctx->err);
+    if (rc == 0) rc = write_manifest(ctx, p, uri, &ctx->err);
+    json_t *errors = json_array(), *failed = json_array();
+    kx_retry_stats rs = {0, 0, 0, 0};
+    if (rc == 0) {
+        json_t *fc = json_object_get(ctx->stats, "files_count"), *ts = json_object_get(ctx->stats, "total_size");
+        rc = write_log(p, json_integer_value(fc), json_integer_value(ts), errors, start, &rs, failed, &ctx->err);
+    }
+    json_decref(errors);
+    json_decref(failed);
+    json_decref(start);
+    free(uri);
+    return rc;
+}
+
+static void free_paths(dl_paths *p)
+{
+    free(p->raw_dir);
+    free(p->dest);
+    free(p->staging);
+    free(p->meta_dir);
+}
+
+/* Import set (01 §3.1): regular files or links to them directly inside, no dot names. */
+static size_t import_set(kx_dirlist *l, kx_dirent ***objs, int64_t *listed_bytes)
+{
+    *objs = kx_calloc(l->n ? l->n : 1, sizeof **objs);
+    size_t n = 0;
+    *listed_bytes = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        kx_dirent *e = &l->items[i];
+        if (e->name[0] == '.' || !e->is_file) continue;
+        (*objs)[n++] = e;
+        *listed_bytes += (int64_t)e->size;
+    }
+    return n;
+}
 
 int kx_stage_download(kx_stage_ctx *ctx)
 {
-    return kx_fail(&ctx->err, "stage download is not implemented yet");
+    dl_paths p = {kx_asprintf("%s/raw_data", ctx->version_dir), kx_asprintf("%s/raw_data/web_app_data", ctx->version_dir),
+                  kx_asprintf("%s/raw_data/.web_app_data.partial", ctx->version_dir),
+                  kx_asprintf("%s/etl_metadata/download", ctx->version_dir)};
+    const kx_config *cfg = ctx->cfg;
+    if (ctx->local_only && (!cfg->raw_source || !*cfg->raw_source) && dir_has_entries(p.dest)) {
+        int r = adopt_existing(ctx, &p);
+        free_paths(&p);
+        return r;
+    }
+    json_t *start = kx_json_timestamp_now(), *errors = json_array(), *failed_files = json_array();
+    kx_retry_stats rs = {0, 0, 0, 0};
+    kx_dirlist l = {NULL, 0};
+    kx_dirent **objs = NULL;
+    bool *failed = NULL;
+    char *src_abs = NULL, *uri = NULL;
+    int64_t ok_files = 0, ok_bytes = 0;
+    int rc = -1;
+    char *src = local_source_path(ctx, &ctx->err);
+    if (!src) goto out;
+    if (!kx_is_dir(src)) {
+        kx_fail(&ctx->err, "source folder %s does not exist or is not a folder", src);
+        goto out;
+    }
+    src_abs = realpath(src, NULL);
+    if (!src_abs) {
+        kx_fail_errno(&ctx->err, "cannot resolve source folder %s", src);
+        goto out;
+    }
+    uri = kx_asprintf("file://%s%s", src_abs, strcmp(src_abs, "/") ? "/" : "");
+    if (kx_list_dir(src_abs, &l, &ctx->err) != 0) goto out;
+    int64_t listed_bytes;
+    size_t n = import_set(&l, &objs, &listed_bytes);
+    if (n == 0) {
+        kx_fail(&ctx->err, "source folder %s holds no files to import", src);
+        goto out;
+    }
+    kx_logf(ctx->log, KX_LOG_INFO, COMP, "Importing %zu files (%lld bytes) from %s", n, (long long)listed_bytes, uri);
+    if (kx_rmtree(p.staging, &ctx->err) || kx_mkdirs(p.staging, &ctx->err)) goto out;
+    local_job job = {src_abs, p.staging, objs};
+    failed = kx_calloc(n, sizeof *failed);
+    kx_download_objects(n, cfg->parallel_workers, fetch_local, &job, real_sleep, errors, failed, &rs);
+    for (size_t i = 0; i < n; i++) {
+        if (failed[i]) {
+            char *f = kx_path_join(uri, objs[i]->name);
+            json_array_append_new(failed_files, kx_json_str(f));
+            free(f);
+        } else {
+            ok_files++;
+            ok_bytes += (int64_t)objs[i]->size;
+        }
+    }
+    if (rs.final_failed) {
+        kx_fail(&ctx->err, "%zu of %zu files could not be imported from %s (see download_log.json)", rs.final_failed,
+                n, uri);
+        goto out;
+    }
+    if (kx_rmtree(p.dest, &ctx->err)) goto out;
+    if (rename(p.staging, p.dest) != 0) {
+        kx_fail_errno(&ctx->err, "cannot rename %s to %s", p.staging, p.dest);
+        goto out;
+    }
+    if (kx_mkdirs(p.meta_dir, &ctx->err) || write_manifest(ctx, &p, uri, &ctx->err)) goto out;
+    rc = 0;
+out:
+    if (rc != 0) {
+        kx_rmtree(p.staging, NULL);
+        json_array_append_new(errors, kx_json_str(ctx->err.msg));
+    }
+    {
+        kx_err lerr;
+        if (write_log(&p, ok_files, ok_bytes, errors, start, &rs, failed_files, &lerr) != 0 && rc == 0)
+            rc = kx_fail(&ctx->err, "%s", lerr.msg);
+    }
+    if (rc != 0) {
+        json_decref(ctx->stats);
+        ctx->stats = NULL;
+    }
+    json_decref(start);
+    json_decref(errors);
+    json_decref(failed_files);
+    kx_dirlist_free(&l);
+    free(objs);
+    free(failed);
+    free(src);
+    free(src_abs);
+    free(uri);
+    free_paths(&p);
+    return rc;
 }

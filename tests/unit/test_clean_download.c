@@ -1,0 +1,156 @@
+/* Unit tests of the download stage's retry loop and local import (spec 01 §3). */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/fs.h"
+#include "pipeline/stage.h"
+#include "pipeline/stage_download.h"
+#include "test.h"
+#include "util/mem.h"
+
+/* Object i fails its first fail_times[i] attempts (-1 = always). */
+typedef struct fake {
+    int fail_times[4];
+    int attempts[4];
+} fake;
+
+static int fake_fetch(void *arg, size_t i, kx_err *err)
+{
+    fake *f = arg;
+    int a = f->attempts[i]++;
+    if (f->fail_times[i] < 0 || a < f->fail_times[i]) return kx_fail(err, "object %zu attempt %d failed", i, a + 1);
+    return 0;
+}
+
+static unsigned slept[8];
+static int nslept;
+static void fake_sleep(unsigned s)
+{
+    if (nslept < 8) slept[nslept++] = s;
+}
+
+TEST(download_retry_rounds_and_waits)
+{
+    fake f = {{0, 1, 3, -1}, {0}};
+    bool failed[4];
+    kx_retry_stats rs;
+    json_t *errors = json_array();
+    nslept = 0;
+    kx_download_objects(4, 1, fake_fetch, &f, fake_sleep, errors, failed, &rs);
+    size_t nerr = json_array_size(errors);
+    json_decref(errors);
+    CHECK_EQ_INT(rs.initial_failed, 3);
+    CHECK_EQ_INT(rs.rounds, 3);
+    CHECK_EQ_INT(rs.recovered, 2);
+    CHECK_EQ_INT(rs.final_failed, 1);
+    CHECK(!failed[0] && !failed[1] && !failed[2] && failed[3]);
+    CHECK_EQ_INT(nslept, 3);
+    CHECK(slept[0] == 1 && slept[1] == 2 && slept[2] == 4); /* 2^(r-1) seconds before round r */
+    CHECK_EQ_INT(nerr, 1 + 3 + 4);                          /* one entry per failed attempt */
+    CHECK_EQ_INT(f.attempts[3], 4);
+}
+
+TEST(download_no_retry_when_all_succeed)
+{
+    fake f = {{0, 0, 0, 0}, {0}};
+    bool failed[4];
+    kx_retry_stats rs;
+    json_t *errors = json_array();
+    nslept = 0;
+    kx_download_objects(4, 2, fake_fetch, &f, fake_sleep, errors, failed, &rs);
+    CHECK_EQ_INT(json_array_size(errors), 0);
+    json_decref(errors);
+    CHECK_EQ_INT(rs.rounds, 0);
+    CHECK_EQ_INT(nslept, 0);
+}
+
+TEST(download_local_import_set_and_hard_links)
+{
+    const char *tmp = kx_test_tmpdir();
+    char *src = kx_path_join(tmp, "src"), *vd = kx_path_join(tmp, "art/v");
+    char *sub = kx_path_join(src, "sub");
+    kx_mkdirs(sub, NULL);
+    kx_mkdirs(vd, NULL);
+    char *a = kx_path_join(src, "a.csv"), *dot = kx_path_join(src, ".hidden"), *lnk = kx_path_join(src, "l.csv");
+    kx_write_file_atomic(a, "hello", 5, NULL);
+    kx_write_file_atomic(dot, "x", 1, NULL);
+    CHECK(symlink("a.csv", lnk) == 0);
+    kx_config cfg;
+    kx_config_init(&cfg);
+    cfg.parallel_workers = 2;
+    kx_config_set(&cfg, "RAW_SOURCE", src, "test", NULL);
+    kx_log *log = kx_log_new(KX_LOG_OFF);
+    kx_stage_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.cfg = &cfg;
+    ctx.version_id = "v";
+    ctx.version_dir = vd;
+    ctx.log = log;
+    int rc = kx_stage_download(&ctx);
+    int64_t files = json_integer_value(json_object_get(ctx.stats, "files_count"));
+    int64_t size = json_integer_value(json_object_get(ctx.stats, "total_size"));
+    json_decref(ctx.stats);
+    char *dst = kx_path_join(vd, "raw_data/web_app_data/a.csv");
+    char *dl = kx_path_join(vd, "raw_data/web_app_data/l.csv");
+    struct stat s1, s2, s3;
+    bool linked = stat(a, &s1) == 0 && stat(dst, &s2) == 0 && s1.st_ino == s2.st_ino;
+    bool l_regular = lstat(dl, &s3) == 0 && S_ISREG(s3.st_mode);
+    char *manifest = kx_path_join(vd, "etl_metadata/download/manifest.json");
+    json_t *m = json_load_file(manifest, 0, NULL);
+    const char *sha = json_string_value(json_object_get(json_array_get(json_object_get(m, "files"), 0), "sha256"));
+    bool sha_ok = sha && !strcmp(sha, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+    json_decref(m);
+    char *staging = kx_path_join(vd, "raw_data/.web_app_data.partial");
+    bool staging_gone = !kx_exists(staging);
+    free(staging);
+    free(manifest);
+    free(dst);
+    free(dl);
+    free(a);
+    free(dot);
+    free(lnk);
+    free(sub);
+    free(src);
+    free(vd);
+    kx_config_free(&cfg);
+    kx_log_free(log);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_INT(files, 2); /* a.csv and l.csv; not .hidden, not sub/ */
+    CHECK_EQ_INT(size, 10);
+    CHECK(linked);          /* same file system: hard link */
+    CHECK(l_regular);       /* a symlink is imported as a file, not as a link */
+    CHECK(sha_ok);          /* SHA-256("hello") */
+    CHECK(staging_gone);
+}
+
+TEST(download_errors_are_clear)
+{
+    const char *tmp = kx_test_tmpdir();
+    kx_config cfg;
+    kx_config_init(&cfg);
+    kx_log *log = kx_log_new(KX_LOG_OFF);
+    kx_stage_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.cfg = &cfg;
+    ctx.version_id = "v";
+    ctx.version_dir = tmp;
+    ctx.log = log;
+    kx_config_set(&cfg, "RAW_SOURCE", "file:///nonexistent-keyetl-src", "test", NULL);
+    int rc1 = kx_stage_download(&ctx);
+    bool m1 = strstr(ctx.err.msg, "/nonexistent-keyetl-src does not exist") != NULL;
+    kx_config_set(&cfg, "RAW_SOURCE", "s3://bucket/uploads/", "test", NULL);
+    int rc2 = kx_stage_download(&ctx);
+    bool m2 = strstr(ctx.err.msg, "S3 sources are not supported in this build") != NULL;
+    char *log_path = kx_path_join(tmp, "etl_metadata/download/download_log.json");
+    bool log_written = kx_exists(log_path);
+    free(log_path);
+    kx_config_free(&cfg);
+    kx_log_free(log);
+    CHECK_EQ_INT(rc1, -1);
+    CHECK(m1);
+    CHECK_EQ_INT(rc2, -1);
+    CHECK(m2);
+    CHECK(log_written);
+}
