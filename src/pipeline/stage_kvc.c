@@ -266,8 +266,8 @@ static int run_pass2(const kx_kvc_source *src, const kx_kvc_opts *o, kx_kvc_keys
     }
     src->close(src->ctx);
     if (rc == 0) {
+        rc = pass2_commit(w, err); /* emits the last user, so copy the counts after it */
         memcpy(split, w->split, sizeof w->split);
-        rc = pass2_commit(w, err);
     } else {
         pass2_abort(w);
     }
