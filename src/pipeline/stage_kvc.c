@@ -309,7 +309,7 @@ static json_t *stats_json(const pass1 *p, size_t nkeys, const kx_kvc_split_stats
     json_object_set_new(st, "unique_users", json_integer(p->unique_users));
     json_t *splits = json_object();
     for (int i = 0; i < NSPLITS; i++) {
-        char name[16];
+        char name[32];
         snprintf(name, sizeof name, "platform_%d", i + 1);
         json_object_set_new(splits, name, split_json(&split[i]));
     }

@@ -324,3 +324,30 @@ TEST(kvc_build_in_memory)
     snprintf(path, sizeof path, "%s/test_platform_3/train.npy", dir);
     CHECK(kx_is_file(path));
 }
+
+/* Failures inside pass 1 (user order) and pass 2 (a valid row without times) clean up. */
+TEST(kvc_build_errors)
+{
+    kx_user_keypairs us[2];
+    user(&us[0], "u2");
+    add_row(&us[0], 1, 1, 1, "a", "b", 1, 2, 1);
+    user(&us[1], "u1");
+    add_row(&us[1], 1, 1, 1, "a", "b", NAN, 2, 1);
+    mem_source m = {us, 2, 0, 0};
+    kx_kvc_source src = {&m, ms_open, ms_next, ms_close};
+    kx_kvc_opts o = {kx_test_tmpdir(), "V1", {false, true, 0, 65536, "keypairs_mapped"},
+                     {false, true, 0, 65536, "kvc_sequences"}};
+    json_t *stats = NULL;
+    kx_err err;
+    int rc1 = kx_kvc_build(&src, &o, &stats, &err);
+    int sorted_msg = strstr(err.msg, "not sorted by user_id") != NULL;
+    snprintf(us[1].user_id, sizeof us[1].user_id, "u3");
+    int rc2 = kx_kvc_build(&src, &o, &stats, &err);
+    int time_msg = strstr(err.msg, "without a finite key1 press/release") != NULL;
+    for (int i = 0; i < 2; i++) kx_user_keypairs_free(&us[i]);
+    CHECK_EQ_INT(rc1, -1);
+    CHECK(sorted_msg);
+    CHECK_EQ_INT(rc2, -1);
+    CHECK(time_msg);
+    CHECK(stats == NULL);
+}
