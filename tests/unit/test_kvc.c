@@ -7,6 +7,7 @@
 
 #include "core/kvc.h"
 #include "io/fs.h"
+#include "pipeline/stage.h"
 #include "pipeline/stage_kvc.h"
 #include "test.h"
 #include "util/buf.h"
@@ -350,4 +351,35 @@ TEST(kvc_build_errors)
     CHECK_EQ_INT(rc2, -1);
     CHECK(time_msg);
     CHECK(stats == NULL);
+}
+
+/* A failing stage run (here: no keypairs table) leaves the previous kvc_features/ as it
+ * was and no staging folder behind. */
+TEST(kvc_stage_failure_keeps_previous_outputs)
+{
+    const char *vdir = kx_test_tmpdir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/kvc_features", vdir);
+    kx_err err;
+    CHECK_EQ_INT(kx_mkdirs(path, &err), 0);
+    snprintf(path, sizeof path, "%s/kvc_features/key_mapping.json", vdir);
+    CHECK_EQ_INT(kx_write_file_atomic(path, "{}", 2, &err), 0);
+    kx_config cfg;
+    kx_config_init(&cfg);
+    kx_stage_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.cfg = &cfg;
+    ctx.version_id = "v";
+    ctx.version_dir = vdir;
+    ctx.log = NULL;
+    int rc = kx_stage_kvc(&ctx);
+    kx_config_free(&cfg);
+    CHECK_EQ_INT(rc, -1);
+    CHECK(ctx.stats == NULL);
+    CHECK(kx_is_file(path));
+    kx_dirlist l;
+    CHECK_EQ_INT(kx_list_dir(vdir, &l, &err), 0);
+    size_t n = l.n;
+    kx_dirlist_free(&l);
+    CHECK_EQ_INT(n, 1); /* only kvc_features */
 }
