@@ -85,10 +85,11 @@ void kx_kvc_keys_finalize(kx_kvc_keys *k)
         k->code_of[refs[c].id] = (int64_t)c;
     }
     free(refs);
+    k->count = n;
     k->final = true;
 }
 
-size_t kx_kvc_keys_count(const kx_kvc_keys *k) { return k->tab.n; }
+size_t kx_kvc_keys_count(const kx_kvc_keys *k) { return k->count; }
 
 const kx_key *kx_kvc_key_at(const kx_kvc_keys *k, size_t code)
 {
@@ -97,7 +98,7 @@ const kx_key *kx_kvc_key_at(const kx_kvc_keys *k, size_t code)
 
 int kx_kvc_user_codes(kx_kvc_keys *k, const kx_user_keypairs *u, int64_t *codes, kx_err *err)
 {
-    size_t n = k->tab.n;
+    size_t n = k->count;
     for (size_t i = 0; i < u->keys.n; i++) {
         int32_t id = intern_clean(&k->tab, &u->keys.keys[i]);
         if ((size_t)id >= n) {

@@ -23,6 +23,7 @@ typedef struct kx_kvc_keys {
     kx_keytab tab;     /* distinct keys (UTF-8, fallback rule applied), first-seen order */
     int64_t *code_of;  /* tab id -> code, after finalize */
     int32_t *id_of;    /* code -> tab id, after finalize */
+    size_t count;      /* N, fixed at finalize (pass-2 lookups may intern strays after it) */
     bool final;
 } kx_kvc_keys;
 

@@ -383,3 +383,35 @@ TEST(kvc_stage_failure_keeps_previous_outputs)
     kx_dirlist_free(&l);
     CHECK_EQ_INT(n, 1); /* only kvc_features */
 }
+
+/* Keys a user's key table holds but no row uses are not in the mapping; looking them up in
+ * pass 2 (for several users) must neither fail nor shift the codes. */
+TEST(kvc_unused_table_keys_ignored)
+{
+    kx_user_keypairs a, b;
+    user(&a, "a");
+    user(&b, "b");
+    add_row(&a, 1, 1, 1, "m", NULL, 1, 2, 1);
+    kx_keytab_intern(&a.keys, "zz", 2);
+    kx_keytab_intern(&b.keys, "zz", 2);
+    add_row(&b, 1, 1, 1, "b", "m", 1, 2, 1);
+    kx_kvc_keys k;
+    kx_kvc_keys_init(&k);
+    kx_kvc_keys_add_user(&k, &a);
+    kx_kvc_keys_add_user(&k, &b);
+    kx_kvc_keys_finalize(&k);
+    CHECK_EQ_INT(kx_kvc_keys_count(&k), 2); /* b, m */
+    int64_t ca[2], cb[3];
+    kx_err err;
+    CHECK_EQ_INT(kx_kvc_user_codes(&k, &a, ca, &err), 0);
+    CHECK_EQ_INT(kx_kvc_user_codes(&k, &b, cb, &err), 0);
+    CHECK_EQ_INT(ca[0], 1);
+    CHECK_EQ_INT(ca[1], -1);
+    CHECK_EQ_INT(cb[0], -1);
+    CHECK_EQ_INT(cb[1], 0);
+    CHECK_EQ_INT(cb[2], 1);
+    CHECK_EQ_INT(kx_kvc_keys_count(&k), 2);
+    kx_kvc_keys_free(&k);
+    kx_user_keypairs_free(&a);
+    kx_user_keypairs_free(&b);
+}
