@@ -1,38 +1,43 @@
-/* kptable.c — TEMPORARY PLACEHOLDER in the kvc branch (the keypairs branch owns the real
- * file; at merge take theirs). It provides the column schema and kx_kp_batch_fill so the
- * kvc stage links and its tests can write keypairs_mapped; opening the table fails. */
+/* kptable.c — the keypairs table (spec 02 §5): schema, rows → columns, and reading the
+ * table back one user at a time. See kptable.h. */
 #include "pipeline/kptable.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/fs.h"
+#include "io/table_read.h"
 #include "util/mem.h"
 
-const kx_colspec kx_kp_columns[KX_KP_NCOLS] = {
-    {"user_id", KX_COL_STRING},       {"platform_id", KX_COL_INT64},
-    {"video_id", KX_COL_INT64},       {"session_id", KX_COL_INT64},
-    {"sequence_id", KX_COL_INT64},    {"key1", KX_COL_STRING},
-    {"key2", KX_COL_STRING},          {"key1_press", KX_COL_DOUBLE},
-    {"key1_release", KX_COL_DOUBLE},  {"key2_press", KX_COL_DOUBLE},
-    {"key2_release", KX_COL_DOUBLE},  {"HL", KX_COL_DOUBLE},
-    {"IL", KX_COL_DOUBLE},            {"PL", KX_COL_DOUBLE},
-    {"RL", KX_COL_DOUBLE},            {"valid", KX_COL_BOOL},
-    {"error_description", KX_COL_STRING}, {"key1_timestamp", KX_COL_DOUBLE},
-    {"outlier", KX_COL_BOOL},         {"device_type", KX_COL_STRING},
+enum {
+    C_USER, C_PLATFORM, C_VIDEO, C_SESSION, C_SEQUENCE, C_KEY1, C_KEY2,
+    C_K1P, C_K1R, C_K2P, C_K2R, C_HL, C_IL, C_PL, C_RL,
+    C_VALID, C_ERROR, C_K1TS, C_OUTLIER, C_DEVICE
 };
 
-static size_t elem_size(kx_coltype t)
-{
-    switch (t) {
-    case KX_COL_BOOL: return 1;
-    case KX_COL_INT64: return sizeof(int64_t);
-    case KX_COL_DOUBLE: return sizeof(double);
-    case KX_COL_STRING: return sizeof(kx_strref);
-    }
-    return 1;
-}
+const kx_colspec kx_kp_columns[KX_KP_NCOLS] = {
+    {"user_id", KX_COL_STRING},        {"platform_id", KX_COL_INT64},
+    {"video_id", KX_COL_INT64},        {"session_id", KX_COL_INT64},
+    {"sequence_id", KX_COL_INT64},     {"key1", KX_COL_STRING},
+    {"key2", KX_COL_STRING},           {"key1_press", KX_COL_DOUBLE},
+    {"key1_release", KX_COL_DOUBLE},   {"key2_press", KX_COL_DOUBLE},
+    {"key2_release", KX_COL_DOUBLE},   {"HL", KX_COL_DOUBLE},
+    {"IL", KX_COL_DOUBLE},             {"PL", KX_COL_DOUBLE},
+    {"RL", KX_COL_DOUBLE},             {"valid", KX_COL_BOOL},
+    {"error_description", KX_COL_STRING}, {"key1_timestamp", KX_COL_DOUBLE},
+    {"outlier", KX_COL_BOOL},          {"device_type", KX_COL_STRING},
+};
 
-static kx_strref str(const char *s) { return (kx_strref){s, (uint32_t)strlen(s)}; }
+/* ---- rows → columns ----------------------------------------------------------------------- */
+
+static void *col_alloc(kx_kp_batch *b, int c, size_t elem)
+{
+    b->mem[c] = kx_malloc((b->n ? b->n : 1) * elem);
+    b->cols[c].values = b->mem[c];
+    return b->mem[c];
+}
 
 static kx_strref key_ref(const kx_user_keypairs *u, int32_t id, uint8_t *valid)
 {
@@ -44,63 +49,202 @@ static kx_strref key_ref(const kx_user_keypairs *u, int32_t id, uint8_t *valid)
 void kx_kp_batch_fill(kx_kp_batch *b, const kx_user_keypairs *u)
 {
     memset(b, 0, sizeof *b);
-    b->n = u->n;
-    size_t n = u->n ? u->n : 1;
-    for (int j = 0; j < KX_KP_NCOLS; j++) {
-        b->mem[j] = kx_calloc(n, elem_size(kx_kp_columns[j].type));
-        b->cols[j].values = b->mem[j];
-        b->cols[j].nan_is_null = kx_kp_columns[j].type == KX_COL_DOUBLE;
+    size_t n = b->n = u->n;
+    kx_strref *uid = col_alloc(b, C_USER, sizeof *uid);
+    kx_strref *dev = col_alloc(b, C_DEVICE, sizeof *dev);
+    kx_strref *k1 = col_alloc(b, C_KEY1, sizeof *k1);
+    kx_strref *k2 = col_alloc(b, C_KEY2, sizeof *k2);
+    kx_strref *errs = col_alloc(b, C_ERROR, sizeof *errs);
+    int64_t *ints[4];
+    for (int c = C_PLATFORM; c <= C_SEQUENCE; c++) ints[c - C_PLATFORM] = col_alloc(b, c, sizeof(int64_t));
+    double *dbl[9];
+    static const int dcols[9] = {C_K1P, C_K1R, C_K2P, C_K2R, C_HL, C_IL, C_PL, C_RL, C_K1TS};
+    for (int j = 0; j < 9; j++) {
+        dbl[j] = col_alloc(b, dcols[j], sizeof(double));
+        b->cols[dcols[j]].nan_is_null = true;
     }
-    b->valid[5] = kx_calloc(n, 1);
-    b->valid[6] = kx_calloc(n, 1);
-    b->cols[5].valid = b->valid[5];
-    b->cols[6].valid = b->valid[6];
-    for (size_t i = 0; i < u->n; i++) {
+    uint8_t *valid = col_alloc(b, C_VALID, 1);
+    uint8_t *outlier = col_alloc(b, C_OUTLIER, 1);
+    b->valid[C_KEY1] = kx_malloc(n ? n : 1);
+    b->valid[C_KEY2] = kx_malloc(n ? n : 1);
+    b->cols[C_KEY1].valid = b->valid[C_KEY1];
+    b->cols[C_KEY2].valid = b->valid[C_KEY2];
+
+    kx_strref uref = {u->user_id, (uint32_t)strlen(u->user_id)};
+    const char *d = u->device_type ? u->device_type : "";
+    kx_strref dref = {d, (uint32_t)strlen(d)};
+    for (size_t i = 0; i < n; i++) {
         const kx_keypair *r = &u->rows[i];
-        ((kx_strref *)b->mem[0])[i] = str(u->user_id);
-        ((int64_t *)b->mem[1])[i] = r->platform_id;
-        ((int64_t *)b->mem[2])[i] = r->video_id;
-        ((int64_t *)b->mem[3])[i] = r->session_id;
-        ((int64_t *)b->mem[4])[i] = r->sequence_id;
-        ((kx_strref *)b->mem[5])[i] = key_ref(u, r->key1, &b->valid[5][i]);
-        ((kx_strref *)b->mem[6])[i] = key_ref(u, r->key2, &b->valid[6][i]);
-        const double d[] = {r->key1_press, r->key1_release, r->key2_press, r->key2_release,
-                            r->hl, r->il, r->pl, r->rl};
-        for (int j = 0; j < 8; j++) ((double *)b->mem[7 + j])[i] = d[j];
-        ((uint8_t *)b->mem[15])[i] = r->valid;
-        ((kx_strref *)b->mem[16])[i] = str(kx_kp_error_text((kx_kp_error)r->error));
-        ((double *)b->mem[17])[i] = r->key1_timestamp;
-        ((uint8_t *)b->mem[18])[i] = r->outlier;
-        ((kx_strref *)b->mem[19])[i] = str(u->device_type ? u->device_type : "");
+        uid[i] = uref;
+        dev[i] = dref;
+        ints[0][i] = r->platform_id;
+        ints[1][i] = r->video_id;
+        ints[2][i] = r->session_id;
+        ints[3][i] = r->sequence_id;
+        k1[i] = key_ref(u, r->key1, &b->valid[C_KEY1][i]);
+        k2[i] = key_ref(u, r->key2, &b->valid[C_KEY2][i]);
+        const char *et = kx_kp_error_text((kx_kp_error)r->error);
+        errs[i] = (kx_strref){et, (uint32_t)strlen(et)};
+        dbl[0][i] = r->key1_press;
+        dbl[1][i] = r->key1_release;
+        dbl[2][i] = r->key2_press;
+        dbl[3][i] = r->key2_release;
+        dbl[4][i] = r->hl;
+        dbl[5][i] = r->il;
+        dbl[6][i] = r->pl;
+        dbl[7][i] = r->rl;
+        dbl[8][i] = r->key1_timestamp;
+        valid[i] = r->valid != 0;
+        outlier[i] = r->outlier != 0;
     }
 }
 
 void kx_kp_batch_free(kx_kp_batch *b)
 {
-    for (int j = 0; j < KX_KP_NCOLS; j++) {
-        free(b->mem[j]);
-        free(b->valid[j]);
+    for (int c = 0; c < KX_KP_NCOLS; c++) {
+        free(b->mem[c]);
+        free(b->valid[c]);
     }
     memset(b, 0, sizeof *b);
 }
 
+/* ---- reading user by user ----------------------------------------------------------------- */
+
 struct kx_kptable {
-    int unused;
+    kx_table_reader *tr;
+    kx_column cols[KX_KP_NCOLS]; /* the current batch */
+    long nrows, pos;             /* rows in the batch, next row to hand out */
+    bool eof;
 };
 
 kx_kptable *kx_kptable_open(const char *version_dir, kx_err *err)
 {
-    kx_fail(err, "cannot read the keypairs table in %s/keypairs: the keypairs table reader is "
-                 "not implemented yet", version_dir);
-    return NULL;
+    char *dir = kx_path_join(version_dir, "keypairs");
+    kx_table_reader *tr = kx_tr_open(dir, "keypairs", kx_kp_columns, KX_KP_NCOLS, err);
+    free(dir);
+    if (!tr) return NULL;
+    kx_kptable *t = kx_calloc(1, sizeof *t);
+    t->tr = tr;
+    return t;
+}
+
+const char *kx_kptable_path(const kx_kptable *t) { return kx_tr_path(t->tr); }
+
+void kx_kptable_close(kx_kptable *t)
+{
+    if (!t) return;
+    kx_tr_close(t->tr);
+    free(t);
+}
+
+static bool is_null(const kx_column *c, long i) { return c->valid && !c->valid[i]; }
+
+static kx_strref str_at(const kx_kptable *t, int c, long i)
+{
+    return ((const kx_strref *)t->cols[c].values)[i];
+}
+
+static bool same_str(kx_strref s, const char *z)
+{
+    return strlen(z) == s.len && (s.len == 0 || memcmp(z, s.ptr, s.len) == 0);
+}
+
+static double dbl_at(const kx_kptable *t, int c, long i)
+{
+    return is_null(&t->cols[c], i) ? NAN : ((const double *)t->cols[c].values)[i];
+}
+
+/* Row i of the current batch → one kx_keypair of u. */
+static int convert_row(kx_kptable *t, long i, kx_user_keypairs *u, kx_err *err)
+{
+    static const int never_null[] = {C_USER, C_PLATFORM, C_VIDEO, C_SESSION, C_SEQUENCE,
+                                     C_VALID, C_ERROR, C_K1TS, C_OUTLIER, C_DEVICE};
+    for (size_t j = 0; j < sizeof never_null / sizeof never_null[0]; j++)
+        if (is_null(&t->cols[never_null[j]], i))
+            return kx_fail(err, "%s: column %s is null in a row of user %s", kx_tr_path(t->tr),
+                           kx_kp_columns[never_null[j]].name, u->user_id);
+    kx_keypair *r = kx_user_keypairs_push(u);
+    int32_t *ids[4] = {&r->platform_id, &r->video_id, &r->session_id, &r->sequence_id};
+    for (int c = C_PLATFORM; c <= C_SEQUENCE; c++) {
+        int64_t v = ((const int64_t *)t->cols[c].values)[i];
+        if (v < INT32_MIN || v > INT32_MAX)
+            return kx_fail(err, "%s: %s value %lld is out of range", kx_tr_path(t->tr),
+                           kx_kp_columns[c].name, (long long)v);
+        *ids[c - C_PLATFORM] = (int32_t)v;
+    }
+    for (int c = C_KEY1; c <= C_KEY2; c++) {
+        int32_t id = KX_KEY_MISSING;
+        if (!is_null(&t->cols[c], i)) {
+            kx_strref s = str_at(t, c, i);
+            id = kx_keytab_intern(&u->keys, s.ptr, s.len);
+        }
+        if (c == C_KEY1) r->key1 = id;
+        else r->key2 = id;
+    }
+    r->key1_press = dbl_at(t, C_K1P, i);
+    r->key1_release = dbl_at(t, C_K1R, i);
+    r->key2_press = dbl_at(t, C_K2P, i);
+    r->key2_release = dbl_at(t, C_K2R, i);
+    r->hl = dbl_at(t, C_HL, i);
+    r->il = dbl_at(t, C_IL, i);
+    r->pl = dbl_at(t, C_PL, i);
+    r->rl = dbl_at(t, C_RL, i);
+    r->key1_timestamp = dbl_at(t, C_K1TS, i);
+    r->valid = ((const uint8_t *)t->cols[C_VALID].values)[i] != 0;
+    r->outlier = ((const uint8_t *)t->cols[C_OUTLIER].values)[i] != 0;
+    kx_strref e = str_at(t, C_ERROR, i);
+    int code = kx_kp_error_parse(e.ptr, e.len);
+    if (code < 0)
+        return kx_fail(err, "%s: unknown error_description '%.*s' for user %s", kx_tr_path(t->tr),
+                       (int)(e.len > 100 ? 100 : e.len), e.ptr, u->user_id);
+    r->error = (uint8_t)code;
+    return 0;
+}
+
+/* Starts a new group from row i: user id and device type. */
+static int start_user(kx_kptable *t, long i, kx_user_keypairs *u, kx_err *err)
+{
+    kx_strref uid = str_at(t, C_USER, i), dev = str_at(t, C_DEVICE, i);
+    if (is_null(&t->cols[C_USER], i) || uid.len > KX_UID_LEN || (uid.len && memchr(uid.ptr, '\0', uid.len)))
+        return kx_fail(err, "%s: invalid user_id in row %ld of a batch", kx_tr_path(t->tr), i);
+    if (uid.len) memcpy(u->user_id, uid.ptr, uid.len);
+    u->user_id[uid.len] = '\0';
+    u->device_type = is_null(&t->cols[C_DEVICE], i) ? kx_strdup("") : kx_strndup(dev.ptr, dev.len);
+    return 0;
 }
 
 int kx_kptable_next_user(kx_kptable *t, kx_user_keypairs *out, kx_err *err)
 {
-    (void)t; (void)out;
-    return kx_fail(err, "the keypairs table reader is not implemented yet");
+    kx_user_keypairs_init(out);
+    bool have = false;
+    for (;;) {
+        if (t->pos >= t->nrows) {
+            if (t->eof) break;
+            long n = kx_tr_next(t->tr, t->cols, err);
+            if (n < 0) goto fail;
+            t->nrows = n;
+            t->pos = 0;
+            if (n == 0) {
+                t->eof = true;
+                break;
+            }
+        }
+        long i = t->pos;
+        if (!have) {
+            if (start_user(t, i, out, err) != 0) goto fail;
+            have = true;
+        } else if (is_null(&t->cols[C_USER], i) || is_null(&t->cols[C_DEVICE], i) ||
+                   !same_str(str_at(t, C_USER, i), out->user_id) ||
+                   !same_str(str_at(t, C_DEVICE, i), out->device_type)) {
+            return 1; /* row i starts the next user; it stays pending */
+        }
+        if (convert_row(t, i, out, err) != 0) goto fail;
+        t->pos++;
+    }
+    if (have) return 1;
+    kx_user_keypairs_free(out);
+    return 0;
+fail:
+    kx_user_keypairs_free(out);
+    return -1;
 }
-
-const char *kx_kptable_path(const kx_kptable *t) { (void)t; return ""; }
-
-void kx_kptable_close(kx_kptable *t) { free(t); }

@@ -1,7 +1,610 @@
-/* stage_keypairs.c — placeholder: the keypairs stage is not implemented yet. */
+/* stage_keypairs.c — the keypairs stage (spec 02).
+ *
+ *   discover user folders (all devices, plain and batch_<digits> layouts), sort bytewise
+ *   → for each batch of BATCH_SIZE folders: parse + match + pair every folder in parallel
+ *     (kx_parallel_for, one result slot per folder)
+ *   → consume the slots in order: table rows (kx_tw), invalid_sequences.csv,
+ *     malformed_rows.csv, counters
+ *   → extraction_stats.json (+ processing_log.json), then swap the staging folders in.
+ *
+ * Output order depends only on the sorted folder and file lists, never on threads or batch
+ * boundaries, so every BATCH_SIZE / PARALLEL_WORKERS gives byte-identical files.
+ * Incremental reuse (02 §7) will hook in at process_folder (ctx->base_version_dir).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/keystroke.h"
+#include "io/fs.h"
+#include "io/json.h"
+#include "io/text.h"
+#include "pipeline/kptable.h"
 #include "pipeline/stage.h"
+#include "util/mem.h"
+#include "util/pool.h"
+
+#define COMPONENT "keypairs"
+#define DIST_FILE_READ_ERROR KX_KPE_COUNT /* error_distribution slot of "file_read_error" */
+
+/* ---- discovery (02 §1) ------------------------------------------------------------------------ */
+
+typedef struct kp_folder {
+    char *name;      /* user folder name: the sort key */
+    char *path;
+    size_t device;   /* index into cfg->device_types */
+    char *partition; /* "" or batch_<digits> (tie-breaker only) */
+} kp_folder;
+
+typedef struct kp_folders {
+    kp_folder *v;
+    size_t n, cap;
+} kp_folders;
+
+static bool is_all_digits(const char *s, size_t n)
+{
+    if (n == 0) return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return false;
+    return true;
+}
+
+static bool is_partition(const char *name)
+{
+    return strncmp(name, "batch_", 6) == 0 && is_all_digits(name + 6, strlen(name + 6));
+}
+
+static void add_folder(kp_folders *f, const char *parent, const char *name, size_t device,
+                       const char *partition)
+{
+    f->v = kx_grow(f->v, &f->cap, f->n + 1, sizeof *f->v);
+    kp_folder *k = &f->v[f->n++];
+    k->name = kx_strdup(name);
+    k->path = kx_path_join(parent, name);
+    k->device = device;
+    k->partition = kx_strdup(partition);
+}
+
+static void free_folders(kp_folders *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        free(f->v[i].name);
+        free(f->v[i].path);
+        free(f->v[i].partition);
+    }
+    free(f->v);
+}
+
+static int cmp_folder(const void *a, const void *b)
+{
+    const kp_folder *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    if (c) return c;
+    if (x->device != y->device) return x->device < y->device ? -1 : 1;
+    return strcmp(x->partition, y->partition);
+}
+
+static int discover(const kx_config *cfg, const char *input, kp_folders *out, kx_err *err)
+{
+    for (size_t d = 0; d < cfg->n_device_types; d++) {
+        char *root = kx_path_join3(input, cfg->device_types[d], "raw_data");
+        if (!kx_is_dir(root)) { /* a missing device folder is skipped silently */
+            free(root);
+            continue;
+        }
+        kx_dirlist l;
+        if (kx_list_dir(root, &l, err) != 0) {
+            free(root);
+            return -1;
+        }
+        for (size_t i = 0; i < l.n; i++) {
+            if (!l.items[i].is_dir) continue; /* files directly in raw_data/ are ignored */
+            if (!is_partition(l.items[i].name)) {
+                add_folder(out, root, l.items[i].name, d, "");
+                continue;
+            }
+            char *part = kx_path_join(root, l.items[i].name);
+            kx_dirlist sub;
+            if (kx_list_dir(part, &sub, err) != 0) {
+                free(part);
+                kx_dirlist_free(&l);
+                free(root);
+                return -1;
+            }
+            for (size_t j = 0; j < sub.n; j++)
+                if (sub.items[j].is_dir) add_folder(out, part, sub.items[j].name, d, l.items[i].name);
+            kx_dirlist_free(&sub);
+            free(part);
+        }
+        kx_dirlist_free(&l);
+        free(root);
+    }
+    if (out->n > 1) qsort(out->v, out->n, sizeof *out->v, cmp_folder);
+    return 0;
+}
+
+/* Parses a decimal id of a keystroke file name; false if it does not fit an int32. */
+static bool parse_id(const char *s, size_t n, int32_t *out)
+{
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        v = v * 10 + (s[i] - '0');
+        if (v > INT32_MAX) return false;
+    }
+    *out = (int32_t)v;
+    return true;
+}
+
+/* The keystroke-file name rule of 02 §1: <digits>_<digits>_<digits>_<32 bytes>.csv. */
+static bool keystroke_file_name(const char *name, kx_ks_file_ids *ids, char uid[KX_UID_LEN + 1])
+{
+    size_t n = strlen(name);
+    if (n < 4 || memcmp(name + n - 4, ".csv", 4) != 0) return false;
+    n -= 4;
+    const char *part[4];
+    size_t plen[4], k = 0;
+    const char *s = name, *end = name + n;
+    for (;;) {
+        const char *u = memchr(s, '_', (size_t)(end - s));
+        if (k == 4) return false;
+        part[k] = s;
+        plen[k++] = (size_t)((u ? u : end) - s);
+        if (!u) break;
+        s = u + 1;
+    }
+    if (k != 4 || plen[3] != KX_UID_LEN) return false;
+    for (int i = 0; i < 3; i++)
+        if (!is_all_digits(part[i], plen[i])) return false;
+    /* An id beyond 2^31−1 cannot be represented; such a name is treated as not matching
+     * (documented in docs/keypairs.md). */
+    if (!parse_id(part[0], plen[0], &ids->platform_id) || !parse_id(part[1], plen[1], &ids->video_id) ||
+        !parse_id(part[2], plen[2], &ids->session_id))
+        return false;
+    memcpy(uid, part[3], KX_UID_LEN);
+    uid[KX_UID_LEN] = '\0';
+    return true;
+}
+
+/* ---- per-folder processing (runs on worker threads) ------------------------------------------- */
+
+typedef struct kp_malformed {
+    long lineno;
+    kx_ks_reason reason;
+    size_t off, len; /* raw line bytes in kp_result.malbytes */
+} kp_malformed;
+
+typedef struct kp_file {
+    char *name;
+    char uid[KX_UID_LEN + 1];
+    size_t run;                 /* index into kp_result.runs; meaningful when nrows > 0 */
+    size_t row_begin, row_end;  /* rows of this file inside that run */
+    size_t mal_begin, mal_end;  /* its malformed lines in kp_result.mal */
+    char *read_error;           /* message, or NULL */
+} kp_file;
+
+typedef struct kp_result {
+    kp_file *files;
+    size_t nfiles, files_cap;
+    kx_user_keypairs *runs; /* consecutive files with the same user id (normally one run) */
+    size_t nruns, runs_cap;
+    kp_malformed *mal;
+    size_t nmal, mal_cap;
+    kx_buf malbytes;
+    char *error; /* the folder could not be listed: fails the stage */
+} kp_result;
+
+typedef struct kp_job {
+    const kx_config *cfg;
+    const kp_folder *folders; /* this batch */
+    kp_result *results;       /* one slot per folder of the batch */
+    kx_kp_thresholds th;
+} kp_job;
+
+static void free_result(kp_result *r)
+{
+    for (size_t i = 0; i < r->nfiles; i++) {
+        free(r->files[i].name);
+        free(r->files[i].read_error);
+    }
+    free(r->files);
+    for (size_t i = 0; i < r->nruns; i++) kx_user_keypairs_free(&r->runs[i]);
+    free(r->runs);
+    free(r->mal);
+    kx_buf_free(&r->malbytes);
+    free(r->error);
+    memset(r, 0, sizeof *r);
+}
+
+static void on_malformed(void *arg, long lineno, kx_ks_reason reason, const char *line, size_t len)
+{
+    kp_result *r = arg;
+    r->mal = kx_grow(r->mal, &r->mal_cap, r->nmal + 1, sizeof *r->mal);
+    r->mal[r->nmal++] = (kp_malformed){lineno, reason, r->malbytes.len, len};
+    kx_buf_put(&r->malbytes, line, len);
+}
+
+/* Reads a whole file into buf; on failure returns a heap message (strerror text). */
+static char *read_whole(const char *path, kx_buf *buf)
+{
+    kx_buf_reset(buf);
+    int fd = open(path, O_RDONLY);
+    int e = 0;
+    if (fd < 0) {
+        e = errno;
+    } else {
+        struct stat st;
+        if (fstat(fd, &st) == 0 && st.st_size > 0) kx_buf_reserve(buf, (size_t)st.st_size + 1);
+        for (;;) {
+            kx_buf_reserve(buf, 65536);
+            ssize_t got = read(fd, buf->data + buf->len, buf->cap - buf->len - 1);
+            if (got < 0 && errno == EINTR) continue;
+            if (got < 0) {
+                e = errno;
+                break;
+            }
+            if (got == 0) break;
+            buf->len += (size_t)got;
+        }
+        close(fd);
+    }
+    if (!e) return NULL;
+    char msg[256];
+    if (strerror_r(e, msg, sizeof msg) != 0) snprintf(msg, sizeof msg, "error %d", e);
+    return kx_strdup(msg);
+}
+
+static kx_user_keypairs *run_for(kp_result *r, const char *uid, const char *device)
+{
+    if (r->nruns > 0 && strcmp(r->runs[r->nruns - 1].user_id, uid) == 0) return &r->runs[r->nruns - 1];
+    r->runs = kx_grow(r->runs, &r->runs_cap, r->nruns + 1, sizeof *r->runs);
+    kx_user_keypairs *u = &r->runs[r->nruns++];
+    kx_user_keypairs_init(u);
+    memcpy(u->user_id, uid, KX_UID_LEN + 1);
+    u->device_type = kx_strdup(device);
+    return u;
+}
+
+static void process_folder(void *arg, size_t index)
+{
+    kp_job *job = arg;
+    const kp_folder *f = &job->folders[index];
+    kp_result *r = &job->results[index];
+    const char *device = job->cfg->device_types[f->device];
+    kx_dirlist l;
+    kx_err err;
+    if (kx_list_dir(f->path, &l, &err) != 0) {
+        r->error = kx_strdup(err.msg);
+        return;
+    }
+    kx_ks_work w;
+    kx_ks_work_init(&w);
+    kx_buf data = KX_BUF_INIT;
+    for (size_t i = 0; i < l.n; i++) { /* bytewise name order (kx_list_dir sorts) */
+        kx_ks_file_ids ids;
+        char uid[KX_UID_LEN + 1];
+        if (l.items[i].is_dir || !keystroke_file_name(l.items[i].name, &ids, uid)) continue;
+        r->files = kx_grow(r->files, &r->files_cap, r->nfiles + 1, sizeof *r->files);
+        kp_file *kf = &r->files[r->nfiles++];
+        memset(kf, 0, sizeof *kf);
+        kf->name = kx_strdup(l.items[i].name);
+        memcpy(kf->uid, uid, sizeof uid);
+        kf->mal_begin = kf->mal_end = r->nmal;
+        char *path = kx_path_join(f->path, l.items[i].name);
+        kf->read_error = read_whole(path, &data);
+        free(path);
+        if (kf->read_error) continue;
+        kx_user_keypairs *u = run_for(r, uid, device);
+        kf->run = (size_t)(u - r->runs);
+        kf->row_begin = u->n;
+        kx_ks_file_to_keypairs(&w, data.data ? data.data : "", data.len, &ids, &job->th, u, on_malformed, r);
+        kf->row_end = u->n;
+        kf->mal_end = r->nmal;
+    }
+    kx_buf_free(&data);
+    kx_ks_work_free(&w);
+    kx_dirlist_free(&l);
+}
+
+/* ---- writing, in output order ------------------------------------------------------------------ */
+
+static const kx_colspec malformed_cols[5] = {
+    {"user_id", KX_COL_STRING}, {"file", KX_COL_STRING}, {"line_number", KX_COL_INT64},
+    {"reason", KX_COL_STRING},  {"raw_line", KX_COL_STRING},
+};
+
+typedef struct kp_out {
+    kx_stage_ctx *ctx;
+    char *meta_dir;          /* staging folder of etl_metadata/keypairs */
+    kx_tw *tw;
+    kx_afile inv, mal;       /* opened at the first invalid / malformed row */
+    bool inv_open, mal_open;
+    kx_buf buf;
+    /* counters (02 §6) */
+    long long total_files, total, valid, invalid, malformed, outliers, users;
+    long long dist[KX_KPE_COUNT + 1];
+    int dist_order[KX_KPE_COUNT + 1];
+    int ndist;
+    json_t *errors;
+} kp_out;
+
+static void dist_add(kp_out *o, int slot)
+{
+    if (o->dist[slot]++ == 0) o->dist_order[o->ndist++] = slot;
+}
+
+static int lazy_open(kp_out *o, kx_afile *f, bool *is_open, const char *name, const kx_colspec *cols,
+                     size_t ncols, kx_err *err)
+{
+    if (*is_open) return 0;
+    char *path = kx_path_join(o->meta_dir, name);
+    int rc = kx_afile_open(f, path, err);
+    free(path);
+    if (rc != 0) return -1;
+    *is_open = true;
+    kx_buf_reset(&o->buf);
+    kx_csv_put_header(&o->buf, cols, ncols);
+    return kx_afile_write(f, o->buf.data, o->buf.len, err);
+}
+
+static int write_malformed(kp_out *o, const kp_result *r, const kp_file *f, kx_err *err)
+{
+    if (f->mal_begin == f->mal_end) return 0;
+    if (lazy_open(o, &o->mal, &o->mal_open, "malformed_rows.csv", malformed_cols, 5, err) != 0) return -1;
+    kx_buf_reset(&o->buf);
+    for (size_t m = f->mal_begin; m < f->mal_end; m++) {
+        const kp_malformed *k = &r->mal[m];
+        const char *reason = kx_ks_reason_code(k->reason);
+        kx_csv_put_str(&o->buf, f->uid, strlen(f->uid));
+        kx_buf_putc(&o->buf, ',');
+        kx_csv_put_str(&o->buf, f->name, strlen(f->name));
+        kx_buf_putc(&o->buf, ',');
+        kx_csv_put_i64(&o->buf, k->lineno);
+        kx_buf_putc(&o->buf, ',');
+        kx_csv_put_str(&o->buf, reason, strlen(reason));
+        kx_buf_putc(&o->buf, ',');
+        kx_csv_put_str(&o->buf, r->malbytes.data + k->off, k->len);
+        kx_buf_putc(&o->buf, '\n');
+    }
+    o->malformed += (long long)(f->mal_end - f->mal_begin);
+    return kx_afile_write(&o->mal, o->buf.data, o->buf.len, err);
+}
+
+/* Rows with valid = false go to invalid_sequences.csv (same columns and formatting). */
+static int write_invalid(kp_out *o, const kx_user_keypairs *u, kx_err *err)
+{
+    size_t ninv = 0;
+    for (size_t i = 0; i < u->n; i++) ninv += !u->rows[i].valid;
+    if (ninv == 0) return 0;
+    if (lazy_open(o, &o->inv, &o->inv_open, "invalid_sequences.csv", kx_kp_columns, KX_KP_NCOLS, err) != 0)
+        return -1;
+    kx_user_keypairs sub = *u; /* shallow: shares the key table, owns nothing */
+    sub.rows = kx_malloc(ninv * sizeof *sub.rows);
+    sub.n = sub.cap = 0;
+    for (size_t i = 0; i < u->n; i++)
+        if (!u->rows[i].valid) sub.rows[sub.n++] = u->rows[i];
+    kx_kp_batch b;
+    kx_kp_batch_fill(&b, &sub);
+    kx_buf_reset(&o->buf);
+    kx_csv_put_rows(&o->buf, kx_kp_columns, KX_KP_NCOLS, b.n, b.cols);
+    kx_kp_batch_free(&b);
+    free(sub.rows);
+    return kx_afile_write(&o->inv, o->buf.data, o->buf.len, err);
+}
+
+static int consume_result(kp_out *o, const kp_result *r, kx_err *err)
+{
+    if (r->error) return kx_fail(err, "%s", r->error);
+    size_t folder_rows = 0;
+    for (size_t i = 0; i < r->nfiles; i++) {
+        const kp_file *f = &r->files[i];
+        o->total_files++;
+        if (f->read_error) {
+            dist_add(o, DIST_FILE_READ_ERROR);
+            char *msg = kx_asprintf("Read error in %s: %s", f->name, f->read_error);
+            json_array_append_new(o->errors, kx_json_str(msg));
+            free(msg);
+            kx_logf(o->ctx->log, KX_LOG_WARNING, COMPONENT, "Read error in %s: %s", f->name, f->read_error);
+            continue;
+        }
+        const kx_user_keypairs *u = &r->runs[f->run];
+        for (size_t k = f->row_begin; k < f->row_end; k++) {
+            const kx_keypair *row = &u->rows[k];
+            o->total++;
+            if (row->valid) o->valid++;
+            else {
+                o->invalid++;
+                dist_add(o, row->error);
+            }
+            o->outliers += row->outlier != 0;
+        }
+        folder_rows += f->row_end - f->row_begin;
+        if (write_malformed(o, r, f, err) != 0) return -1;
+    }
+    for (size_t i = 0; i < r->nruns; i++) {
+        const kx_user_keypairs *u = &r->runs[i];
+        if (u->n == 0) continue;
+        kx_kp_batch b;
+        kx_kp_batch_fill(&b, u);
+        int rc = kx_tw_write(o->tw, b.n, b.cols, err);
+        kx_kp_batch_free(&b);
+        if (rc != 0 || write_invalid(o, u, err) != 0) return -1;
+    }
+    o->users += folder_rows > 0;
+    return 0;
+}
+
+/* ---- metadata JSON (02 §8.1, §8.4) --------------------------------------------------------------- */
+
+static json_t *summary_json(const kp_out *o)
+{
+    json_t *s = json_object();
+    json_object_set_new(s, "total_files", json_integer(o->total_files));
+    json_object_set_new(s, "processed_files", json_integer(o->total_files));
+    json_object_set_new(s, "skipped_files", json_integer(0));
+    json_object_set_new(s, "total_keypairs", json_integer(o->total));
+    json_object_set_new(s, "valid_keypairs", json_integer(o->valid));
+    json_object_set_new(s, "invalid_keypairs", json_integer(o->invalid));
+    json_object_set_new(s, "validity_rate", kx_json_num(o->total ? (double)o->valid / (double)o->total * 100.0 : 0.0));
+    json_object_set_new(s, "malformed_rows", json_integer(o->malformed));
+    json_object_set_new(s, "outlier_keypairs", json_integer(o->outliers));
+    return s;
+}
+
+static int write_metadata(kp_out *o, kx_err *err)
+{
+    kx_stage_ctx *ctx = o->ctx;
+    json_t *root = json_object();
+    json_object_set_new(root, "version_id", kx_json_str(ctx->version_id));
+    json_object_set_new(root, "timestamp", kx_json_timestamp_now());
+    char *in = kx_path_join(ctx->version_dir, "cleaned_data");
+    char *out = kx_path_join(ctx->version_dir, "keypairs");
+    json_object_set_new(root, "input_dir", kx_json_str(in));
+    json_object_set_new(root, "output_dir", kx_json_str(out));
+    free(in);
+    free(out);
+    json_t *summary = summary_json(o);
+    json_object_set_new(root, "summary", summary);
+    json_t *dist = json_object();
+    for (int i = 0; i < o->ndist; i++) {
+        int slot = o->dist_order[i];
+        const char *k = slot == DIST_FILE_READ_ERROR ? "file_read_error" : kx_kp_error_text((kx_kp_error)slot);
+        json_object_set_new(dist, k, json_integer(o->dist[slot]));
+    }
+    json_object_set_new(root, "error_distribution", dist);
+    json_object_set_new(root, "user_count", json_integer(o->users));
+    char *path = kx_path_join(o->meta_dir, "extraction_stats.json");
+    int rc = kx_json_write_file(path, root, err);
+    free(path);
+    if (rc == 0) {
+        json_decref(ctx->stats);
+        ctx->stats = json_deep_copy(summary);
+    }
+    json_decref(root);
+    if (rc != 0 || json_array_size(o->errors) == 0) return rc;
+    json_t *log = json_object();
+    json_object_set_new(log, "timestamp", kx_json_timestamp_now());
+    json_object_set(log, "errors", o->errors);
+    path = kx_path_join(o->meta_dir, "processing_log.json");
+    rc = kx_json_write_file(path, log, err);
+    free(path);
+    json_decref(log);
+    return rc;
+}
+
+/* ---- staging ------------------------------------------------------------------------------------ */
+
+/* Replaces final by staging: final → <final>.old, staging → final, remove the old one. */
+static int swap_in(const char *staging, const char *final, kx_err *err)
+{
+    char *old = kx_asprintf("%s.old", staging);
+    int rc = kx_rmtree(old, err);
+    if (rc == 0 && kx_exists(final) && rename(final, old) != 0)
+        rc = kx_fail_errno(err, "cannot move %s aside", final);
+    if (rc == 0 && rename(staging, final) != 0) rc = kx_fail_errno(err, "cannot rename %s to %s", staging, final);
+    if (rc == 0) rc = kx_rmtree(old, err);
+    free(old);
+    return rc;
+}
+
+static int run_batches(kp_out *o, const kp_folders *folders, kx_err *err)
+{
+    const kx_config *cfg = o->ctx->cfg;
+    size_t bs = cfg->batch_size > 0 ? (size_t)cfg->batch_size : 1;
+    kp_job job = {cfg, NULL, NULL, {cfg->outlier_hl_min_ms, cfg->outlier_hl_max_ms, cfg->outlier_il_abs_max_ms}};
+    for (size_t start = 0; start < folders->n; start += bs) {
+        size_t n = folders->n - start < bs ? folders->n - start : bs;
+        job.folders = folders->v + start;
+        job.results = kx_calloc(n, sizeof *job.results);
+        kx_parallel_for(cfg->parallel_workers, n, process_folder, &job);
+        int rc = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (rc == 0) rc = consume_result(o, &job.results[i], err);
+            free_result(&job.results[i]);
+        }
+        free(job.results);
+        if (rc != 0) return -1;
+        kx_logf(o->ctx->log, KX_LOG_DEBUG, COMPONENT, "Processed %zu/%zu user folders", start + n, folders->n);
+    }
+    return 0;
+}
+
+static int finish_files(kp_out *o, kx_err *err)
+{
+    int rc = 0;
+    if (o->inv_open) {
+        o->inv_open = false;
+        if (kx_afile_commit(&o->inv, err) != 0) rc = -1;
+    }
+    if (o->mal_open) {
+        o->mal_open = false;
+        if (kx_afile_commit(&o->mal, rc == 0 ? err : NULL) != 0) rc = -1;
+    }
+    kx_tw *tw = o->tw;
+    o->tw = NULL;
+    if (rc != 0) {
+        kx_tw_abort(tw);
+        return -1;
+    }
+    return kx_tw_commit(tw, err);
+}
 
 int kx_stage_keypairs(kx_stage_ctx *ctx)
 {
-    return kx_fail(&ctx->err, "stage keypairs is not implemented yet");
+    const kx_config *cfg = ctx->cfg;
+    kx_err *err = &ctx->err;
+    char *input = kx_path_join(ctx->version_dir, "cleaned_data");
+    char *kp_final = kx_path_join(ctx->version_dir, "keypairs");
+    char *kp_stage = kx_path_join(ctx->version_dir, ".keypairs.partial");
+    char *meta_final = kx_path_join3(ctx->version_dir, "etl_metadata", "keypairs");
+    char *meta_stage = kx_path_join3(ctx->version_dir, "etl_metadata", ".keypairs.partial");
+    kp_folders folders = {0};
+    kp_out o;
+    memset(&o, 0, sizeof o);
+    o.ctx = ctx;
+    o.meta_dir = meta_stage;
+    o.errors = json_array();
+    int rc = -1;
+
+    if (!kx_is_dir(input)) {
+        kx_fail(err, "input folder %s does not exist (run the clean stage first)", input);
+        goto out;
+    }
+    if (kx_rmtree(kp_stage, err) != 0 || kx_rmtree(meta_stage, err) != 0 || kx_mkdirs(kp_stage, err) != 0 ||
+        kx_mkdirs(meta_stage, err) != 0)
+        goto out;
+    if (discover(cfg, input, &folders, err) != 0) goto out;
+    kx_logf(ctx->log, KX_LOG_INFO, COMPONENT, "Found %zu user folders in %s", folders.n, input);
+    kx_table_opts opts = {cfg->out_parquet, cfg->out_csv, cfg->parquet_compression,
+                          cfg->parquet_row_group_rows, "keypairs"};
+    o.tw = kx_tw_open(kp_stage, "keypairs", kx_kp_columns, KX_KP_NCOLS, &opts, err);
+    if (!o.tw) goto out;
+    if (run_batches(&o, &folders, err) != 0) goto out;
+    if (finish_files(&o, err) != 0) goto out;
+    if (write_metadata(&o, err) != 0) goto out;
+    if (swap_in(kp_stage, kp_final, err) != 0 || swap_in(meta_stage, meta_final, err) != 0) goto out;
+    kx_logf(ctx->log, KX_LOG_INFO, COMPONENT,
+            "Extracted %lld keypairs (%lld valid, %lld outliers) from %lld files of %lld users; %lld malformed lines",
+            o.total, o.valid, o.outliers, o.total_files, o.users, o.malformed);
+    rc = 0;
+out:
+    if (o.tw) kx_tw_abort(o.tw);
+    if (o.inv_open) kx_afile_abort(&o.inv);
+    if (o.mal_open) kx_afile_abort(&o.mal);
+    if (rc != 0) {
+        kx_rmtree(kp_stage, NULL);
+        kx_rmtree(meta_stage, NULL);
+    }
+    json_decref(o.errors);
+    kx_buf_free(&o.buf);
+    free_folders(&folders);
+    free(input);
+    free(kp_final);
+    free(kp_stage);
+    free(meta_final);
+    free(meta_stage);
+    return rc;
 }

@@ -1,11 +1,14 @@
-/* Float formatting (spec 04 §2 table) and CSV/JSON text rules. */
+/* Float formatting (spec 04 §2 table; Schubfach in src/io/fmt.c cross-checked against the
+ * slow printf/strtod reference in test_fmt_ref.c) and CSV/JSON text rules. */
 #include <float.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "io/fmt.h"
 #include "io/json.h"
 #include "io/text.h"
 #include "test.h"
+#include "test_fmt_ref.h"
 
 static const char *fmt(double v)
 {
@@ -40,32 +43,181 @@ TEST(fmt_double_spec_table)
     CHECK_EQ_STR(fmt(123456789012345680.0), "1.2345678901234568e+17");
 }
 
-TEST(fmt_double_powers_of_two_are_shortest)
+TEST(fmt_double_edge_values)
 {
-    /* 2^-44 = 5.684341886080802e-14: shortest is 16 digits; printf %.16g rounds wrongly
-     * for some powers of two, where the neighbour of the correctly rounded value is the
-     * shortest round-trip string. */
-    CHECK_EQ_STR(fmt(5.684341886080802e-14), "5.684341886080802e-14");
-    CHECK_EQ_STR(fmt(9007199254740992.0 * 2), "1.8014398509481984e+16");
-    for (int e = -1074; e < 1024; e += 7) {
-        double v = ldexp(1.0, e);
-        const char *s = fmt(v);
-        CHECK(strtod(s, NULL) == v);
+    CHECK_EQ_STR(fmt(1e23), "1e+23");
+    CHECK_EQ_STR(fmt(0.3), "0.3");
+    CHECK_EQ_STR(fmt(2.0 / 3), "0.6666666666666666");
+    CHECK_EQ_STR(fmt(1.0 / 3), "0.3333333333333333");
+    CHECK_EQ_STR(fmt(-1.0 / 3), "-0.3333333333333333");
+    CHECK_EQ_STR(fmt(9.999999999999999e-05), "9.999999999999999e-05");
+    CHECK_EQ_STR(fmt(nextafter(1e16, 0)), "9999999999999998.0");
+    CHECK_EQ_STR(fmt(nextafter(1e16, INFINITY)), "1.0000000000000002e+16");
+    CHECK_EQ_STR(fmt(nextafter(0.0001, 1)), "0.00010000000000000002");
+    CHECK_EQ_STR(fmt(DBL_MIN), "2.2250738585072014e-308");
+    CHECK_EQ_STR(fmt(nextafter(DBL_MIN, 0)), "2.225073858507201e-308"); /* largest subnormal */
+    CHECK_EQ_STR(fmt(2 * 5e-324), "1e-323");
+    CHECK_EQ_STR(fmt(3 * 5e-324), "1.5e-323");
+    CHECK_EQ_STR(fmt(-DBL_MAX), "-1.7976931348623157e+308");
+    CHECK_EQ_STR(fmt(ldexp(1, -44)), "5.684341886080802e-14");
+    CHECK_EQ_STR(fmt(0.5), "0.5");
+    CHECK_EQ_STR(fmt(123.456), "123.456");
+    CHECK_EQ_STR(fmt(1e100), "1e+100");
+    CHECK_EQ_STR(fmt(1.5e300), "1.5e+300");
+    /* 2^53 +- 1 neighbourhood: 9007199254740993 is not a double */
+    CHECK_EQ_STR(fmt(9007199254740993.0), "9007199254740992.0");
+    CHECK_EQ_STR(fmt(9007199254740994.0), "9007199254740994.0");
+    char d[20];
+    int e;
+    CHECK_EQ_INT(kx_shortest_digits(9007199254740992.0, d, &e), 16);
+    CHECK_EQ_STR(d, "9007199254740992");
+    CHECK_EQ_INT(e, 15);
+    CHECK_EQ_INT(kx_shortest_digits(-2.5e-7, d, &e), 2);
+    CHECK_EQ_STR(d, "25");
+    CHECK_EQ_INT(e, -7);
+}
+
+TEST(fmt_double_interval_edges)
+{
+    /* v = c * 4 with c even: the interval [v - 2, v + 2] is closed and its upper end
+     * 18014398509481990 is a 16-digit decimal: that is the shortest. With c odd
+     * (v = ...988) the end ...990 is excluded and 17 digits are needed. */
+    CHECK_EQ_STR(fmt(18014398509481992.0), "1.801439850948199e+16");
+    CHECK_EQ_STR(fmt(18014398509481988.0), "1.8014398509481988e+16");
+    /* Generated: t odd with 5^j | t, midpoint M = t * 2^(q-1) a multiple of 10^j; the two
+     * doubles (t -+ 1)/2 * 2^q have M at an interval end (included iff their c is even). */
+    char a[32], b[32];
+    for (int q = 1; q <= 80; q++) {
+        int j = q - 1 < 20 ? q - 1 : 20;
+        uint64_t p5 = 1;
+        for (int i = 0; i < j; i++) p5 *= 5;
+        uint64_t lo = ((uint64_t)1 << 53) / p5 + 1, hi = ((uint64_t)1 << 54) / p5;
+        for (uint64_t u = lo; u < hi && u < lo + 40; u++) {
+            uint64_t t = p5 * u;
+            if (!(t & 1)) continue;
+            for (int side = -1; side <= 1; side += 2) {
+                double v = ldexp((double)((t + (uint64_t)(side + 1)) / 2), q); /* (t -+ 1) / 2 */
+                kx_fmt_double(v, a);
+                kx_ref_fmt_double(v, b);
+                CHECK_EQ_STR(a, b);
+                CHECK(strtod(a, NULL) == v);
+            }
+        }
     }
 }
 
-TEST(fmt_double_roundtrips_random)
+TEST(fmt_double_all_powers_of_two)
 {
-    unsigned long long x = 88172645463325252ULL;
-    for (int i = 0; i < 20000; i++) {
-        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-        double v;
-        memcpy(&v, &x, sizeof v);
-        if (!isfinite(v)) continue;
-        const char *s = fmt(v);
-        CHECK(strtod(s, NULL) == v);
+    char a[32], b[32];
+    for (int e = -1074; e < 1024; e++) {
+        double v = ldexp(1.0, e);
+        kx_fmt_double(v, a);
+        kx_ref_fmt_double(v, b);
+        CHECK_EQ_STR(a, b);
+        CHECK(strtod(a, NULL) == v);
+    }
+    CHECK_EQ_STR(fmt(ldexp(1.0, -1074)), "5e-324");
+    CHECK_EQ_STR(fmt(ldexp(1.0, 1023)), "8.98846567431158e+307");
+    /* the original printf search printed 7.6784476871456305e-239 here (17 digits) */
+    CHECK_EQ_STR(fmt(ldexp(1.0, -791)), "7.678447687145631e-239");
+}
+
+/* Every binade (each (q, k) pair of the algorithm, regular and c = 2^52 cases) and every
+ * subnormal bit length, at its first, second, middle and last significand. */
+TEST(fmt_double_every_binade)
+{
+    char a[32], b[32];
+    for (uint64_t be = 0; be < 2047; be++) {
+        uint64_t fr[] = {0, 1, 2, 0x8000000000000ULL, 0x5555555555555ULL, 0xfffffffffffffULL};
+        for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++) {
+            uint64_t bits = be << 52 | fr[i];
+            double v;
+            memcpy(&v, &bits, sizeof v);
+            if (v == 0) continue;
+            kx_fmt_double(v, a);
+            kx_ref_fmt_double(v, b);
+            CHECK_EQ_STR(a, b);
+        }
+    }
+    for (int len = 1; len <= 52; len++) {
+        for (uint64_t m = (uint64_t)1 << (len - 1); m < ((uint64_t)1 << (len - 1)) + 3; m++) {
+            double v;
+            memcpy(&v, &m, sizeof v);
+            kx_fmt_double(v, a);
+            kx_ref_fmt_double(v, b);
+            CHECK_EQ_STR(a, b);
+            CHECK(strtod(a, NULL) == v);
+        }
     }
 }
+
+static uint64_t xorshift(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+TEST(fmt_double_random_bits_match_reference)
+{
+    uint64_t x = 88172645463325252ULL;
+    char a[32], b[32];
+    for (int i = 0; i < 100000; i++) {
+        uint64_t bits = xorshift(&x);
+        double v;
+        memcpy(&v, &bits, sizeof v);
+        if (!isfinite(v)) continue;
+        kx_fmt_double(v, a);
+        kx_ref_fmt_double(v, b);
+        CHECK_EQ_STR(a, b);
+        CHECK(strtod(a, NULL) == v);
+    }
+}
+
+/* Typical feature values: n / 10^d in [-5000, 5000] with d = 1..6 decimals; the repr is the
+ * decimal itself (trailing zeros dropped) whenever |v| >= 1e-4. */
+TEST(fmt_double_random_typical_match_reference)
+{
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    char a[32], b[32], c[48];
+    for (int i = 0; i < 100000; i++) {
+        int dec = 1 + (int)(xorshift(&x) % 6);
+        int64_t span = (int64_t)(5000 * p10[dec]);
+        int64_t n = (int64_t)(xorshift(&x) % (uint64_t)(2 * span + 1)) - span;
+        double v = (double)n / p10[dec];
+        kx_fmt_double(v, a);
+        kx_ref_fmt_double(v, b);
+        CHECK_EQ_STR(a, b);
+        CHECK(strtod(a, NULL) == v);
+        if (fabs(v) >= 1e-4) {
+            int len = snprintf(c, sizeof c, "%.*f", dec, v);
+            while (c[len - 1] == '0' && c[len - 2] != '.') c[--len] = '\0';
+            CHECK_EQ_STR(a, c);
+        }
+    }
+}
+
+/* Shortest digits API against the reference, including the digit string and exponent. */
+TEST(fmt_shortest_digits_match_reference)
+{
+    uint64_t x = 0x2545F4914F6CDD1DULL;
+    for (int i = 0; i < 20000; i++) {
+        uint64_t bits = xorshift(&x) & ~((uint64_t)1 << 63);
+        double v;
+        memcpy(&v, &bits, sizeof v);
+        if (!isfinite(v) || v == 0) continue;
+        char d1[20], d2[20];
+        int e1, e2;
+        int k1 = kx_shortest_digits(v, d1, &e1);
+        int k2 = kx_ref_shortest_digits(v, d2, &e2);
+        CHECK_EQ_INT(k1, k2);
+        CHECK_EQ_STR(d1, d2);
+        CHECK_EQ_INT(e1, e2);
+    }
+}
+
 
 TEST(csv_quoting_rules)
 {

@@ -1,0 +1,408 @@
+/* keystroke.c — see keystroke.h. Rules cited as 01 §2 rule N and 02 §N. */
+#include "core/keystroke.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/text.h"
+#include "util/mem.h"
+
+/* ---- lines ---------------------------------------------------------------------------------- */
+
+void kx_ks_lines_init(kx_ks_lines *it, const char *buf, size_t n)
+{
+    it->p = buf;
+    it->end = buf + n;
+    it->lineno = 0;
+    if (n >= 3 && (unsigned char)buf[0] == 0xEF && (unsigned char)buf[1] == 0xBB &&
+        (unsigned char)buf[2] == 0xBF)
+        it->p += 3; /* rule 1: a UTF-8 BOM at the very start is ignored */
+}
+
+static bool contains(const char *s, size_t n, const char *needle, size_t m)
+{
+    for (size_t i = 0; i + m <= n; i++)
+        if (s[i] == needle[0] && memcmp(s + i, needle, m) == 0) return true;
+    return false;
+}
+
+static bool is_header(const char *s, size_t n)
+{
+    return contains(s, n, "Press", 5) || contains(s, n, "Time", 4);
+}
+
+bool kx_ks_lines_next(kx_ks_lines *it, const char **line, size_t *len, long *lineno)
+{
+    while (it->p < it->end) {
+        const char *s = it->p;
+        const char *lf = memchr(s, '\n', (size_t)(it->end - s));
+        size_t n;
+        if (lf) {
+            n = (size_t)(lf - s);
+            it->p = lf + 1;
+            if (n > 0 && s[n - 1] == '\r') n--; /* CR immediately before LF */
+        } else {
+            n = (size_t)(it->end - s);
+            it->p = it->end;
+            if (n > 0 && s[n - 1] == '\r') n--; /* CR as the last byte of the file */
+        }
+        it->lineno++;
+        if (n == 0) continue;                              /* rule 3 */
+        if (it->lineno == 1 && is_header(s, n)) continue; /* rule 2 */
+        *line = s;
+        *len = n;
+        *lineno = it->lineno;
+        return true;
+    }
+    return false;
+}
+
+/* ---- one line ------------------------------------------------------------------------------- */
+
+const char *kx_ks_reason_code(kx_ks_reason r)
+{
+    switch (r) {
+    case KX_KS_TOO_FEW_FIELDS: return "too_few_fields";
+    case KX_KS_BAD_EVENT_TYPE: return "bad_event_type";
+    case KX_KS_BAD_TIME: return "bad_time";
+    default: return "";
+    }
+}
+
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* Validates [+-]? (D | D. | D.D | .D) ([eE][+-]?D)? over the whole of s[0..n). Sets *simple
+ * when the text is an optionally signed integer of at most 15 digits (exact in a double, so
+ * it can be converted without strtod). */
+static bool time_grammar(const char *s, size_t n, bool *simple)
+{
+    size_t i = 0, int_digits = 0, frac_digits = 0;
+    bool has_dot = false, has_exp = false;
+    if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+    while (i < n && is_digit(s[i])) i++, int_digits++;
+    if (i < n && s[i] == '.') {
+        has_dot = true;
+        i++;
+        while (i < n && is_digit(s[i])) i++, frac_digits++;
+    }
+    if (int_digits == 0 && frac_digits == 0) return false;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        has_exp = true;
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+        size_t exp_digits = 0;
+        while (i < n && is_digit(s[i])) i++, exp_digits++;
+        if (exp_digits == 0) return false;
+    }
+    if (i != n) return false;
+    *simple = !has_dot && !has_exp && int_digits <= 15;
+    return true;
+}
+
+bool kx_ks_parse_time(const char *s, size_t n, double *out)
+{
+    while (n > 0 && (*s == ' ' || *s == '\t')) s++, n--;
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
+    bool simple;
+    if (!time_grammar(s, n, &simple)) return false;
+    if (simple) { /* the common case: epoch milliseconds, 13 digits */
+        bool neg = s[0] == '-';
+        size_t i = (s[0] == '+' || s[0] == '-') ? 1 : 0;
+        int64_t v = 0;
+        for (; i < n; i++) v = v * 10 + (s[i] - '0');
+        double d = (double)v; /* < 10^15 < 2^53: exact */
+        *out = neg ? -d : d;
+        return true;
+    }
+    /* strtod needs a terminated copy; the grammar has already been checked, so strtod
+     * consumes the whole text (C locale). */
+    char small[128];
+    char *tmp = n < sizeof small ? small : kx_malloc(n + 1);
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    double d = strtod(tmp, NULL);
+    if (tmp != small) free(tmp);
+    if (!isfinite(d)) return false;
+    *out = d;
+    return true;
+}
+
+kx_ks_reason kx_ks_parse_line(const char *line, size_t len, kx_ks_event *ev)
+{
+    const char *c1 = memchr(line, ',', len);
+    if (!c1) return KX_KS_TOO_FEW_FIELDS;
+    const char *c2 = line + len - 1;
+    while (*c2 != ',') c2--; /* terminates at c1 at the latest */
+    if (c2 == c1) return KX_KS_TOO_FEW_FIELDS;
+    if (c1 - line != 1 || (line[0] != 'P' && line[0] != 'R')) return KX_KS_BAD_EVENT_TYPE;
+    const char *t = c2 + 1;
+    if (!kx_ks_parse_time(t, (size_t)(line + len - t), &ev->time)) return KX_KS_BAD_TIME;
+    ev->press = line[0] == 'P';
+    ev->key = c1 + 1;
+    ev->key_len = (size_t)(c2 - c1 - 1);
+    return KX_KS_OK;
+}
+
+uint32_t kx_unicode_upper_to_lower(uint32_t cp)
+{
+    size_t lo = 0, hi = kx_lowercase_table_len;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (kx_lowercase_table[mid][0] < cp) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < kx_lowercase_table_len && kx_lowercase_table[lo][0] == cp ? kx_lowercase_table[lo][1] : cp;
+}
+
+static size_t utf8_encode(uint32_t cp, char out[4])
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+const char *kx_ks_normalize_key(const char *key, size_t len, char buf[4], size_t *out_len)
+{
+    *out_len = len;
+    if (len == 1) { /* ASCII fast path: only A–Z are Uppercase; a lone byte >= 0x80 is invalid */
+        if (key[0] >= 'A' && key[0] <= 'Z') {
+            buf[0] = (char)(key[0] + ('a' - 'A'));
+            return buf;
+        }
+        return key;
+    }
+    if (len == 0 || len > 4) return key;
+    const uint8_t *s = (const uint8_t *)key;
+    size_t used;
+    uint32_t cp = kx_utf8_decode(s, len, &used);
+    if (used != len) return key; /* invalid UTF-8, or more than one code point */
+    uint32_t low = kx_unicode_upper_to_lower(cp);
+    if (low == cp) return key;
+    *out_len = utf8_encode(low, buf);
+    return buf;
+}
+
+/* ---- matching ------------------------------------------------------------------------------- */
+
+struct kx_ks_press {
+    double time;
+    int32_t prev; /* the press below it on the same key's stack, -1 = bottom */
+};
+
+void kx_ks_work_init(kx_ks_work *w) { memset(w, 0, sizeof *w); }
+
+void kx_ks_work_free(kx_ks_work *w)
+{
+    free(w->strokes);
+    free(w->tmp);
+    free(w->presses);
+    free(w->top);
+    free(w->seen);
+    free(w->order);
+    memset(w, 0, sizeof *w);
+}
+
+/* Makes slot (key + 1) addressable in top[] / seen[]. */
+static void ensure_slot(kx_ks_work *w, size_t slot)
+{
+    if (slot < w->slots_cap) return;
+    size_t old = w->slots_cap, cap = old;
+    w->top = kx_grow(w->top, &cap, slot + 1, sizeof *w->top);
+    cap = old;
+    w->seen = kx_grow(w->seen, &cap, slot + 1, sizeof *w->seen);
+    for (size_t i = old; i < cap; i++) {
+        w->top[i] = -1;
+        w->seen[i] = 0;
+    }
+    w->slots_cap = cap;
+}
+
+static void append_stroke(kx_ks_work *w, int32_t key, double press, double release)
+{
+    w->strokes = kx_grow(w->strokes, &w->strokes_cap, w->nstrokes + 1, sizeof *w->strokes);
+    kx_keystroke *k = &w->strokes[w->nstrokes];
+    k->press = press;
+    k->release = release;
+    k->sort_time = isnan(press) ? release : press;
+    k->key = key;
+    k->pos = (uint32_t)w->nstrokes;
+    w->nstrokes++;
+}
+
+/* One event of the scan (02 §2 step 2). */
+static void match_event(kx_ks_work *w, int32_t key, bool press, double time)
+{
+    size_t slot = (size_t)(key + 1);
+    ensure_slot(w, slot);
+    if (!w->seen[slot]) {
+        w->seen[slot] = 1;
+        w->order = kx_grow(w->order, &w->order_cap, w->norder + 1, sizeof *w->order);
+        w->order[w->norder++] = (int32_t)slot;
+    }
+    if (press) {
+        w->presses = kx_grow(w->presses, &w->presses_cap, w->npresses + 1, sizeof *w->presses);
+        w->presses[w->npresses].time = time;
+        w->presses[w->npresses].prev = w->top[slot];
+        w->top[slot] = (int32_t)w->npresses++;
+    } else if (w->top[slot] >= 0) {
+        struct kx_ks_press *p = &w->presses[w->top[slot]];
+        w->top[slot] = p->prev;
+        append_stroke(w, key, p->time, time);
+    } else {
+        append_stroke(w, key, NAN, time); /* orphan release */
+    }
+}
+
+/* 02 §2 step 3: leftover presses, keys in first-appearance order, most recent first. Also
+ * resets the per-key state for the next file. */
+static void flush_unmatched(kx_ks_work *w)
+{
+    for (size_t i = 0; i < w->norder; i++) {
+        int32_t slot = w->order[i];
+        for (int32_t p = w->top[slot]; p >= 0; p = w->presses[p].prev)
+            append_stroke(w, slot - 1, w->presses[p].time, NAN);
+        w->top[slot] = -1;
+        w->seen[slot] = 0;
+    }
+    w->norder = 0;
+    w->npresses = 0;
+}
+
+static bool stroke_before(const kx_keystroke *a, const kx_keystroke *b)
+{
+    return a->sort_time < b->sort_time || (a->sort_time == b->sort_time && a->pos < b->pos);
+}
+
+/* 02 §2 step 4: sort by (sort time, append position). Bottom-up merge sort; the explicit
+ * tie-breaker makes the order total, so the result does not depend on sort stability. Files
+ * are nearly sorted, so the common case is one linear check. */
+static void sort_strokes(kx_ks_work *w)
+{
+    size_t n = w->nstrokes;
+    size_t i = 1;
+    while (i < n && stroke_before(&w->strokes[i - 1], &w->strokes[i])) i++;
+    if (i >= n) return;
+    w->tmp = kx_grow(w->tmp, &w->tmp_cap, n, sizeof *w->tmp);
+    kx_keystroke *src = w->strokes, *dst = w->tmp;
+    for (size_t width = 1; width < n; width *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n;
+            size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+            size_t a = lo, b = mid, o = lo;
+            while (a < mid && b < hi) dst[o++] = stroke_before(&src[b], &src[a]) ? src[b++] : src[a++];
+            while (a < mid) dst[o++] = src[a++];
+            while (b < hi) dst[o++] = src[b++];
+        }
+        kx_keystroke *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != w->strokes) { /* result is in tmp: swap the buffers */
+        kx_keystroke *t = w->strokes;
+        size_t c = w->strokes_cap;
+        w->strokes = w->tmp;
+        w->strokes_cap = w->tmp_cap;
+        w->tmp = t;
+        w->tmp_cap = c;
+    }
+}
+
+/* ---- pairing (02 §3–§4) ------------------------------------------------------------------------ */
+
+static void make_pair(const kx_keystroke *k1, const kx_keystroke *k2, const kx_kp_thresholds *th,
+                      kx_keypair *r)
+{
+    bool k1_orphan = isnan(k1->press), k1_unmatched = isnan(k1->release);
+    bool k2_orphan = isnan(k2->press), k2_unmatched = isnan(k2->release);
+    bool k1_matched = !k1_orphan && !k1_unmatched, k2_matched = !k2_orphan && !k2_unmatched;
+    r->key1 = k1->key;
+    r->key2 = k2->key;
+    r->key1_press = k1->press;
+    r->key1_release = k1->release;
+    r->key2_press = k2->press;
+    r->key2_release = k2->release;
+    r->key1_timestamp = k1_orphan ? k1->release : k1->press;
+    r->hl = k1_matched ? k1->release - k1->press : NAN;
+    bool both = k1_matched && k2_matched;
+    r->il = both ? k2->press - k1->release : NAN;
+    r->pl = both ? k2->press - k1->press : NAN;
+    r->rl = both ? k2->release - k1->release : NAN;
+
+    /* The enum lists the combinations as key1 part × key2 part; see keypair.h. */
+    int part1 = k1_unmatched ? 1 : k1_orphan ? 2 : 0; /* none, release, press */
+    int part2 = k2_unmatched ? 1 : k2_orphan ? 2 : 0;
+    kx_kp_error e;
+    if (part1 == 0 && part2 == 0) e = KX_KPE_NONE;
+    else if (part2 == 0) e = part1 == 1 ? KX_KPE_K1_RELEASE : KX_KPE_K1_PRESS;
+    else if (part1 == 0) e = part2 == 1 ? KX_KPE_K2_RELEASE : KX_KPE_K2_PRESS;
+    else if (part1 == 1) e = part2 == 1 ? KX_KPE_K1_RELEASE_K2_RELEASE : KX_KPE_K1_RELEASE_K2_PRESS;
+    else e = part2 == 1 ? KX_KPE_K1_PRESS_K2_RELEASE : KX_KPE_K1_PRESS_K2_PRESS;
+    if (k1_matched && r->hl < 0) e = KX_KPE_NEGATIVE_HL; /* replaces any key2 text */
+    r->error = (uint8_t)e;
+    r->valid = e == KX_KPE_NONE;
+    /* Strict comparisons; NaN compares false, so absent values never trigger. */
+    r->outlier = r->valid && (r->hl > th->hl_max_ms || r->hl < th->hl_min_ms || fabs(r->il) > th->il_abs_max_ms);
+}
+
+size_t kx_ks_file_to_keypairs(kx_ks_work *w, const char *buf, size_t n, const kx_ks_file_ids *ids,
+                              const kx_kp_thresholds *th, kx_user_keypairs *u,
+                              kx_ks_malformed_fn on_malformed, void *arg)
+{
+    w->nstrokes = 0;
+    w->npresses = 0;
+    w->norder = 0;
+    kx_ks_lines it;
+    kx_ks_lines_init(&it, buf, n);
+    const char *line;
+    size_t len;
+    long lineno;
+    while (kx_ks_lines_next(&it, &line, &len, &lineno)) {
+        kx_ks_event ev;
+        kx_ks_reason r = kx_ks_parse_line(line, len, &ev);
+        if (r != KX_KS_OK) {
+            if (on_malformed) on_malformed(arg, lineno, r, line, len);
+            continue;
+        }
+        int32_t key = KX_KEY_MISSING;
+        if (ev.key_len > 0) {
+            char kb[4];
+            size_t klen;
+            const char *k = kx_ks_normalize_key(ev.key, ev.key_len, kb, &klen);
+            key = kx_keytab_intern(&u->keys, k, klen);
+        }
+        match_event(w, key, ev.press, ev.time);
+    }
+    flush_unmatched(w);
+    sort_strokes(w);
+    if (w->nstrokes < 2) return 0;
+    size_t npairs = w->nstrokes - 1;
+    u->rows = kx_grow(u->rows, &u->cap, u->n + npairs, sizeof *u->rows);
+    for (size_t i = 0; i < npairs; i++) {
+        kx_keypair *r = &u->rows[u->n++];
+        memset(r, 0, sizeof *r);
+        r->platform_id = ids->platform_id;
+        r->video_id = ids->video_id;
+        r->session_id = ids->session_id;
+        r->sequence_id = (int32_t)i;
+        make_pair(&w->strokes[i], &w->strokes[i + 1], th, r);
+    }
+    return npairs;
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Golden end-to-end test: the whole pipeline on the shared snapshots (fpd-dev, edge) must
+# reproduce every table of their expected/ trees (compare.py: "N passed, 0 failed"), and
+# two runs with different worker/batch settings must give byte-identical data files.
+set -u
+. "$(dirname "$0")/../lib.sh"
+BIN=${KEYETL_BIN:-build/keyetl}
+
+golden() {
+  local set=$1
+  need_shared "golden/$set" || return
+  local t; t=$(mktmp)
+  if ! "$BIN" run --source "$KEYETL_SHARED/data/$set/web_app_data" --artifacts-dir "$t/a" \
+       --version-id v --quiet >"$t/run.log" 2>&1; then
+    fail "golden/$set/run" "keyetl run failed: $(tail -n 3 "$t/run.log" | tr '\n' ' ')"
+    rm -rf "$t"; return
+  fi
+  pass "golden/$set/run"
+  python3 "$KEYETL_SHARED/tools/compare.py" "$KEYETL_SHARED/data/$set/expected" "$t/a/v" >"$t/cmp.txt" 2>&1
+  while read -r status cat path rest; do
+    case "$status" in
+      PASS) pass "golden/$set/$path" ;;
+      FAIL) fail "golden/$set/$path" "$(grep -A3 " $path:" "$t/cmp.txt" | sed -n '2,4p' | tr '\n' ' ' | cut -c1-400)" ;;
+    esac
+  done < <(grep -E '^(PASS|FAIL) ' "$t/cmp.txt")
+  tail -n 1 "$t/cmp.txt" | grep -qE '^[0-9]+ passed, 0 failed$' || fail "golden/$set/compare" "$(tail -n 1 "$t/cmp.txt")"
+
+  # Determinism across PARALLEL_WORKERS and BATCH_SIZE.
+  "$BIN" run --source "$KEYETL_SHARED/data/$set/web_app_data" --artifacts-dir "$t/b" --version-id v --quiet \
+     --set PARALLEL_WORKERS=1 --set BATCH_SIZE=1 >"$t/run2.log" 2>&1
+  local diffs
+  diffs=$(cd "$t/a/v" && find . -type f \( -name '*.csv' -o -name '*.parquet' -o -name '*.npy' -o -name '*.txt' \) \
+          -not -path './logs/*' | sort | while read -r f; do cmp -s "$f" "$t/b/v/$f" || echo "$f"; done)
+  if [ -z "$diffs" ]; then pass "golden/$set/deterministic_workers_batches"
+  else fail "golden/$set/deterministic_workers_batches" "differ: $(echo $diffs | cut -c1-300)"; fi
+  rm -rf "$t"
+}
+
+golden edge
+golden fpd-dev

@@ -1,0 +1,151 @@
+/* The keypairs table: schema, batch fill, and the per-user reader over a CSV table. */
+#include <stdlib.h>
+
+#include "core/keystroke.h"
+#include "io/fs.h"
+#include "pipeline/kptable.h"
+#include "util/mem.h"
+#include "test.h"
+
+TEST(kptable_schema_is_02_5)
+{
+    static const char *names[KX_KP_NCOLS] = {
+        "user_id", "platform_id", "video_id", "session_id", "sequence_id", "key1", "key2",
+        "key1_press", "key1_release", "key2_press", "key2_release", "HL", "IL", "PL", "RL",
+        "valid", "error_description", "key1_timestamp", "outlier", "device_type"};
+    static const kx_coltype types[KX_KP_NCOLS] = {
+        KX_COL_STRING, KX_COL_INT64, KX_COL_INT64, KX_COL_INT64, KX_COL_INT64, KX_COL_STRING,
+        KX_COL_STRING, KX_COL_DOUBLE, KX_COL_DOUBLE, KX_COL_DOUBLE, KX_COL_DOUBLE, KX_COL_DOUBLE,
+        KX_COL_DOUBLE, KX_COL_DOUBLE, KX_COL_DOUBLE, KX_COL_BOOL, KX_COL_STRING, KX_COL_DOUBLE,
+        KX_COL_BOOL, KX_COL_STRING};
+    for (int i = 0; i < KX_KP_NCOLS; i++) {
+        CHECK_EQ_STR(kx_kp_columns[i].name, names[i]);
+        CHECK_EQ_INT(kx_kp_columns[i].type, types[i]);
+    }
+}
+
+/* Builds a user from keystroke text (worked-example style). */
+static void make_user(kx_user_keypairs *u, const char *uid, const char *dev, const char *text)
+{
+    static const kx_kp_thresholds th = {30, 2000, 1000};
+    static const kx_ks_file_ids ids = {3, 2, 1};
+    kx_user_keypairs_init(u);
+    snprintf(u->user_id, sizeof u->user_id, "%s", uid);
+    u->device_type = kx_strdup(dev);
+    kx_ks_work w;
+    kx_ks_work_init(&w);
+    kx_ks_file_to_keypairs(&w, text, strlen(text), &ids, &th, u, NULL, NULL);
+    kx_ks_work_free(&w);
+}
+
+static int same_double(double a, double b) { return (isnan(a) && isnan(b)) || !memcmp(&a, &b, sizeof a); }
+
+static int same_key(const kx_user_keypairs *a, int32_t ka, const kx_user_keypairs *b, int32_t kb)
+{
+    const kx_key *x = kx_keytab_get(&a->keys, ka), *y = kx_keytab_get(&b->keys, kb);
+    if (!x || !y) return !x && !y;
+    return x->len == y->len && !memcmp(x->bytes, y->bytes, x->len);
+}
+
+static int same_users(const kx_user_keypairs *a, const kx_user_keypairs *b)
+{
+    if (strcmp(a->user_id, b->user_id) || strcmp(a->device_type, b->device_type) || a->n != b->n) return 0;
+    for (size_t i = 0; i < a->n; i++) {
+        const kx_keypair *x = &a->rows[i], *y = &b->rows[i];
+        if (x->platform_id != y->platform_id || x->video_id != y->video_id || x->session_id != y->session_id ||
+            x->sequence_id != y->sequence_id || !same_key(a, x->key1, b, y->key1) ||
+            !same_key(a, x->key2, b, y->key2) || !same_double(x->key1_press, y->key1_press) ||
+            !same_double(x->key1_release, y->key1_release) || !same_double(x->key2_press, y->key2_press) ||
+            !same_double(x->key2_release, y->key2_release) || !same_double(x->hl, y->hl) ||
+            !same_double(x->il, y->il) || !same_double(x->pl, y->pl) || !same_double(x->rl, y->rl) ||
+            !same_double(x->key1_timestamp, y->key1_timestamp) || x->valid != y->valid ||
+            x->outlier != y->outlier || x->error != y->error)
+            return 0;
+    }
+    return 1;
+}
+
+TEST(kptable_csv_roundtrip_user_by_user)
+{
+    const char *vdir = kx_test_tmpdir();
+    char *dir = kx_path_join(vdir, "keypairs");
+    kx_mkdirs(dir, NULL);
+    enum { NU = 4 };
+    kx_user_keypairs users[NU];
+    /* quote and comma keys, missing key, orphans, unmatched, negative HL, NA */
+    make_user(&users[0], "0123456789abcdef0123456789abcdef", "desktop",
+              "P,a,100\nP,a,150\nR,a,260\nR,c,390\nP,d,400\nR,d,350\nP,\",410\nR,\",470\nP,,,480\nR,,,530\n"
+              "P,,620\nR,,700\nP,NA,720\nR,NA,790\n");
+    make_user(&users[1], "11111111111111111111111111111111", "desktop", "P,x,1\nR,x,2\nP,y,3\nR,y,4.25\n");
+    /* same user id under another device: a separate group */
+    make_user(&users[2], "11111111111111111111111111111111", "mobile", "P,x,1\nR,x,2\nP,y,3\nR,y,4\n");
+    make_user(&users[3], "22222222222222222222222222222222", "desktop", "P,\xDC,1\nR,\xDC,20\nP,q,30\nR,q,90\n");
+    kx_table_opts opts = {false, true, 0, 65536, "keypairs"};
+    kx_err err;
+    kx_tw *w = kx_tw_open(dir, "keypairs", kx_kp_columns, KX_KP_NCOLS, &opts, &err);
+    int wrote = w != NULL;
+    for (int i = 0; wrote && i < NU; i++) {
+        kx_kp_batch b;
+        kx_kp_batch_fill(&b, &users[i]);
+        wrote = kx_tw_write(w, b.n, b.cols, &err) == 0;
+        kx_kp_batch_free(&b);
+    }
+    wrote = wrote && kx_tw_commit(w, &err) == 0;
+
+    kx_kptable *t = wrote ? kx_kptable_open(vdir, &err) : NULL;
+    int ok = t != NULL, got = 0;
+    while (ok) {
+        kx_user_keypairs u;
+        int rc = kx_kptable_next_user(t, &u, &err);
+        if (rc <= 0) {
+            ok = rc == 0;
+            break;
+        }
+        if (got >= NU) {
+            ok = 0;
+        } else if (got == 3) {
+            /* the invalid UTF-8 key comes back as the fallback text U+00DC */
+            ok = u.n == 1 && !strcmp(u.keys.keys[u.rows[0].key1].bytes, "\xC3\x9C");
+        } else {
+            ok = same_users(&users[got], &u);
+        }
+        if (!ok) fprintf(stderr, "user %d differs (%s)\n", got, err.msg);
+        got++;
+        kx_user_keypairs_free(&u);
+    }
+    int path_ok = t && strstr(kx_kptable_path(t), "keypairs/keypairs.csv") != NULL;
+    kx_kptable_close(t);
+    for (int i = 0; i < NU; i++) kx_user_keypairs_free(&users[i]);
+    free(dir);
+    CHECK(wrote);
+    CHECK(ok);
+    CHECK_EQ_INT(got, NU);
+    CHECK(path_ok);
+}
+
+TEST(kptable_empty_table_and_bad_description)
+{
+    const char *vdir = kx_test_tmpdir();
+    char *dir = kx_path_join(vdir, "keypairs");
+    kx_mkdirs(dir, NULL);
+    char *path = kx_path_join(dir, "keypairs.csv");
+    kx_buf b = KX_BUF_INIT;
+    kx_csv_put_header(&b, kx_kp_columns, KX_KP_NCOLS);
+    kx_write_file_atomic(path, b.data, b.len, NULL);
+    kx_err err;
+    kx_kptable *t = kx_kptable_open(vdir, &err);
+    kx_user_keypairs u;
+    int rc = t ? kx_kptable_next_user(t, &u, &err) : -2;
+    kx_kptable_close(t);
+    kx_buf_puts(&b, "U,1,1,1,0,a,b,1.0,2.0,3.0,4.0,1.0,1.0,2.0,2.0,True,Bogus,1.0,False,desktop\n");
+    kx_write_file_atomic(path, b.data, b.len, NULL);
+    t = kx_kptable_open(vdir, &err);
+    int rc2 = t ? kx_kptable_next_user(t, &u, &err) : -2;
+    kx_kptable_close(t);
+    kx_buf_free(&b);
+    free(path);
+    free(dir);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_INT(rc2, -1);
+    CHECK(strstr(err.msg, "Bogus") != NULL);
+}
