@@ -1,7 +1,434 @@
-/* stage_kvc.c — placeholder: the kvc stage is not implemented yet. */
+/* stage_kvc.c — the `kvc` stage (spec 05 §8): key-coded keystroke sequences for ML.
+ *
+ * Two passes over the keypairs table, one user in memory at a time:
+ *   pass 1  key set (all rows, valid or not), total_keypairs, unique_users;
+ *   pass 2  per user: keypairs_mapped rows, then the user's valid rows grouped by input_id,
+ *           emitted at once into the six .npy writers (3 held-out platforms x train/test)
+ *           and into the sequences table.
+ * The .npy files are streamed (see io/npy.h), so memory is bounded by one user's rows.
+ * Everything is built in a staging folder and renamed to kvc_features/ at the end.
+ */
+#include "pipeline/stage_kvc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/kvc.h"
+#include "io/fs.h"
+#include "io/json.h"
+#include "io/npy.h"
+#include "pipeline/kptable.h"
 #include "pipeline/stage.h"
+#include "util/mem.h"
+
+#define NSPLITS 3
+#define MAPPED_NCOLS (KX_KP_NCOLS + 2)
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- pass 1 ------------------------------------------------------------------------------ */
+
+typedef struct pass1 {
+    int64_t total_keypairs;
+    int64_t unique_users;
+} pass1;
+
+/* The table is sorted by user_id (02 §5), so distinct users = changes of user_id; an
+ * out-of-order table is rejected rather than silently split into two dict entries. */
+static int check_user_order(const char *prev, const char *uid, bool *is_new, kx_err *err)
+{
+    int c = strcmp(uid, prev);
+    if (prev[0] && c < 0)
+        return kx_fail(err, "keypairs table is not sorted by user_id (%s after %s)", uid, prev);
+    *is_new = !prev[0] || c != 0;
+    return 0;
+}
+
+static int run_pass1(const kx_kvc_source *src, kx_kvc_keys *keys, pass1 *p, kx_err *err)
+{
+    char prev[KX_UID_LEN + 1] = "";
+    if (src->open(src->ctx, err) != 0) return -1;
+    int rc;
+    for (;;) {
+        kx_user_keypairs u;
+        kx_user_keypairs_init(&u);
+        rc = src->next_user(src->ctx, &u, err);
+        if (rc <= 0) {
+            kx_user_keypairs_free(&u);
+            break;
+        }
+        bool is_new = false;
+        if (u.n > 0 && check_user_order(prev, u.user_id, &is_new, err) != 0) rc = -1;
+        if (rc > 0 && u.n > 0) {
+            p->total_keypairs += (int64_t)u.n;
+            if (is_new) p->unique_users++;
+            snprintf(prev, sizeof prev, "%s", u.user_id);
+            kx_kvc_keys_add_user(keys, &u);
+        }
+        kx_user_keypairs_free(&u);
+        if (rc < 0) break;
+    }
+    src->close(src->ctx);
+    if (rc < 0) return -1;
+    kx_kvc_keys_finalize(keys);
+    return 0;
+}
+
+/* ---- pass 2 outputs ----------------------------------------------------------------------- */
+
+static const kx_colspec seq_columns[] = {
+    {"user_id", KX_COL_STRING}, {"input_id", KX_COL_STRING}, {"position", KX_COL_INT64},
+    {"press", KX_COL_INT64},    {"release", KX_COL_INT64},   {"key_code", KX_COL_INT64},
+};
+#define SEQ_NCOLS (sizeof seq_columns / sizeof seq_columns[0])
+
+typedef struct pass2 {
+    kx_colspec mapped_cols[MAPPED_NCOLS];
+    kx_tw *mapped;
+    kx_tw *seqtab;
+    kx_npy_writer npy[NSPLITS][2]; /* [p-1][0 = train, 1 = test] */
+    bool npy_open[NSPLITS][2];
+    kx_kvc_split_stats split[NSPLITS];
+    kx_kvc_seqs seqs;              /* the current user's working set */
+} pass2;
+
+static void pass2_abort(pass2 *w)
+{
+    if (w->mapped) kx_tw_abort(w->mapped);
+    if (w->seqtab) kx_tw_abort(w->seqtab);
+    w->mapped = w->seqtab = NULL;
+    for (int p = 0; p < NSPLITS; p++)
+        for (int t = 0; t < 2; t++)
+            if (w->npy_open[p][t]) {
+                kx_npy_free(&w->npy[p][t]);
+                w->npy_open[p][t] = false;
+            }
+    kx_kvc_seqs_free(&w->seqs);
+}
+
+static int pass2_open(pass2 *w, const kx_kvc_opts *o, kx_err *err)
+{
+    memset(w, 0, sizeof *w);
+    kx_kvc_seqs_init(&w->seqs);
+    memcpy(w->mapped_cols, kx_kp_columns, sizeof kx_kp_columns);
+    w->mapped_cols[KX_KP_NCOLS] = (kx_colspec){"key1_mapped", KX_COL_INT64};
+    w->mapped_cols[KX_KP_NCOLS + 1] = (kx_colspec){"key2_mapped", KX_COL_INT64};
+    w->mapped = kx_tw_open(o->out_dir, "keypairs_mapped", w->mapped_cols, MAPPED_NCOLS,
+                           &o->mapped, err);
+    if (!w->mapped) return -1;
+    w->seqtab = kx_tw_open(o->out_dir, "sequences", seq_columns, SEQ_NCOLS, &o->sequences, err);
+    if (!w->seqtab) return -1;
+    for (int p = 0; p < NSPLITS; p++) {
+        char sub[32];
+        snprintf(sub, sizeof sub, "test_platform_%d", p + 1);
+        char *dir = kx_path_join(o->out_dir, sub);
+        int rc = kx_mkdirs(dir, err);
+        for (int t = 0; t < 2 && rc == 0; t++) {
+            char *path = kx_path_join(dir, t ? "test.npy" : "train.npy");
+            rc = kx_npy_open(&w->npy[p][t], path, err);
+            free(path);
+            if (rc == 0) w->npy_open[p][t] = true;
+        }
+        free(dir);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
+static int write_mapped(pass2 *w, const kx_user_keypairs *u, const int64_t *codes, kx_err *err)
+{
+    kx_kp_batch b;
+    kx_kp_batch_fill(&b, u);
+    int64_t *k1 = kx_malloc((u->n ? u->n : 1) * sizeof *k1);
+    int64_t *k2 = kx_malloc((u->n ? u->n : 1) * sizeof *k2);
+    kx_kvc_map_rows(u, codes, k1, k2);
+    kx_column cols[MAPPED_NCOLS];
+    memcpy(cols, b.cols, sizeof b.cols);
+    cols[KX_KP_NCOLS] = (kx_column){k1, NULL, false};
+    cols[KX_KP_NCOLS + 1] = (kx_column){k2, NULL, false};
+    int rc = kx_tw_write(w->mapped, u->n, cols, err);
+    free(k1);
+    free(k2);
+    kx_kp_batch_free(&b);
+    return rc;
+}
+
+static int write_seq_rows(pass2 *w, const kx_kvc_seqs *s, kx_err *err)
+{
+    size_t n = s->rows;
+    kx_strref *uid = kx_malloc(n * sizeof *uid), *iid = kx_malloc(n * sizeof *iid);
+    int64_t *num = kx_malloc(4 * n * sizeof *num);
+    size_t r = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const kx_kvc_input *in = &s->inputs[i];
+        for (size_t j = 0; j < in->n; j++, r++) {
+            uid[r] = (kx_strref){s->user_id, (uint32_t)strlen(s->user_id)};
+            iid[r] = (kx_strref){in->id, (uint32_t)in->id_len};
+            num[r] = (int64_t)j;
+            num[n + r] = in->rows[3 * j];
+            num[2 * n + r] = in->rows[3 * j + 1];
+            num[3 * n + r] = in->rows[3 * j + 2];
+        }
+    }
+    kx_column cols[SEQ_NCOLS] = {
+        {uid, NULL, false},       {iid, NULL, false},           {num, NULL, false},
+        {num + n, NULL, false},   {num + 2 * n, NULL, false},   {num + 3 * n, NULL, false},
+    };
+    int rc = kx_tw_write(w->seqtab, n, cols, err);
+    free(uid);
+    free(iid);
+    free(num);
+    return rc;
+}
+
+/* Emits the finished user in w->seqs (if it has a working set) into every output. */
+static int flush_user(pass2 *w, kx_err *err)
+{
+    const kx_kvc_seqs *s = &w->seqs;
+    if (s->n == 0) return 0; /* no valid rows: not in the working set */
+    size_t uid_len = strlen(s->user_id);
+    for (int p = 0; p < NSPLITS; p++) {
+        kx_kvc_split_count(&w->split[p], s, p + 1);
+        for (int t = 0; t < 2; t++)
+            if (kx_npy_begin_user(&w->npy[p][t], s->user_id, uid_len, err) != 0) return -1;
+        for (size_t i = 0; i < s->n; i++) {
+            const kx_kvc_input *in = &s->inputs[i];
+            int t = kx_kvc_is_test(in, p + 1) ? 1 : 0;
+            if (kx_npy_add_array(&w->npy[p][t], in->id, in->id_len, in->rows, in->n, err) != 0)
+                return -1;
+        }
+        for (int t = 0; t < 2; t++)
+            if (kx_npy_end_user(&w->npy[p][t], err) != 0) return -1;
+    }
+    return write_seq_rows(w, s, err);
+}
+
+static int pass2_user(pass2 *w, kx_kvc_keys *keys, const kx_user_keypairs *u, kx_err *err)
+{
+    if (strcmp(u->user_id, w->seqs.user_id) != 0) { /* a new user (order checked in pass 1) */
+        if (flush_user(w, err) != 0) return -1;
+        kx_kvc_seqs_reset(&w->seqs, u->user_id);
+    }
+    int64_t *codes = kx_malloc((u->keys.n ? u->keys.n : 1) * sizeof *codes);
+    int rc = kx_kvc_user_codes(keys, u, codes, err);
+    if (rc == 0) rc = write_mapped(w, u, codes, err);
+    if (rc == 0) rc = kx_kvc_seqs_add(&w->seqs, u, codes, err);
+    free(codes);
+    return rc;
+}
+
+static int pass2_commit(pass2 *w, kx_err *err)
+{
+    int rc = flush_user(w, err);
+    for (int p = 0; p < NSPLITS; p++)
+        for (int t = 0; t < 2; t++) {
+            if (rc == 0) rc = kx_npy_finish(&w->npy[p][t], err);
+            kx_npy_free(&w->npy[p][t]);
+            w->npy_open[p][t] = false;
+        }
+    if (rc == 0) {
+        kx_tw *m = w->mapped, *s = w->seqtab;
+        w->mapped = w->seqtab = NULL;
+        rc = kx_tw_commit(m, err);
+        if (rc == 0) rc = kx_tw_commit(s, err);
+        else kx_tw_abort(s);
+    }
+    pass2_abort(w); /* frees what is left */
+    return rc;
+}
+
+static int run_pass2(const kx_kvc_source *src, const kx_kvc_opts *o, kx_kvc_keys *keys,
+                     kx_kvc_split_stats split[NSPLITS], kx_err *err)
+{
+    pass2 *w = kx_calloc(1, sizeof *w);
+    int rc = pass2_open(w, o, err);
+    if (rc == 0) rc = src->open(src->ctx, err);
+    if (rc != 0) {
+        pass2_abort(w);
+        free(w);
+        return -1;
+    }
+    for (;;) {
+        kx_user_keypairs u;
+        kx_user_keypairs_init(&u);
+        rc = src->next_user(src->ctx, &u, err);
+        if (rc > 0 && u.n > 0 && pass2_user(w, keys, &u, err) != 0) rc = -1;
+        kx_user_keypairs_free(&u);
+        if (rc <= 0) break;
+    }
+    src->close(src->ctx);
+    if (rc == 0) {
+        rc = pass2_commit(w, err); /* emits the last user, so copy the counts after it */
+        memcpy(split, w->split, sizeof w->split);
+    } else {
+        pass2_abort(w);
+    }
+    free(w);
+    return rc;
+}
+
+/* ---- JSON ---------------------------------------------------------------------------------- */
+
+static int write_key_mapping(const char *dir, const kx_kvc_keys *keys, kx_err *err)
+{
+    json_t *m = json_object();
+    for (size_t c = 0; c < kx_kvc_keys_count(keys); c++)
+        /* Keys are valid UTF-8 without NUL (sanitized when interned). */
+        json_object_set_new_nocheck(m, kx_kvc_key_at(keys, c)->bytes, json_integer((json_int_t)c));
+    char *path = kx_path_join(dir, "key_mapping.json");
+    int rc = kx_json_write_file(path, m, err);
+    free(path);
+    json_decref(m);
+    return rc;
+}
+
+static json_t *split_json(const kx_kvc_split_stats *s)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "train_users", json_integer(s->train_users));
+    json_object_set_new(j, "test_users", json_integer(s->test_users));
+    json_object_set_new(j, "train_samples", json_integer(s->train_samples));
+    json_object_set_new(j, "test_samples", json_integer(s->test_samples));
+    return j;
+}
+
+static json_t *stats_json(const pass1 *p, size_t nkeys, const kx_kvc_split_stats split[NSPLITS],
+                          double seconds)
+{
+    json_t *st = json_object();
+    json_object_set_new(st, "total_keypairs", json_integer(p->total_keypairs));
+    json_object_set_new(st, "unique_keys", json_integer((json_int_t)nkeys));
+    json_object_set_new(st, "unique_users", json_integer(p->unique_users));
+    json_t *splits = json_object();
+    for (int i = 0; i < NSPLITS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "platform_%d", i + 1);
+        json_object_set_new(splits, name, split_json(&split[i]));
+    }
+    json_object_set_new(st, "train_test_splits", splits);
+    json_object_set_new(st, "processing_time", kx_json_seconds(seconds));
+    json_object_set_new(st, "errors", json_array());
+    return st;
+}
+
+static int write_metadata(const kx_kvc_opts *o, json_t *stats, size_t nkeys, double seconds,
+                          kx_err *err)
+{
+    json_t *md = json_object();
+    json_object_set_new(md, "stage", json_string("extract_kvc_features"));
+    json_object_set_new(md, "version_id", kx_json_str(o->version_id ? o->version_id : ""));
+    json_object_set_new(md, "timestamp", kx_json_timestamp_now());
+    json_object_set_new(md, "duration_seconds", kx_json_seconds(seconds));
+    json_object_set(md, "stats", stats);
+    json_t *cfg = json_object();
+    json_t *plats = json_array();
+    for (int i = 1; i <= NSPLITS; i++) json_array_append_new(plats, json_integer(i));
+    json_object_set_new(cfg, "test_platforms", plats);
+    json_object_set_new(cfg, "filter_errors", json_true());
+    json_object_set_new(cfg, "key_mapping_size", json_integer((json_int_t)nkeys));
+    json_object_set_new(md, "config", cfg);
+    char *path = kx_path_join(o->out_dir, "metadata.json");
+    int rc = kx_json_write_file(path, md, err);
+    free(path);
+    json_decref(md);
+    return rc;
+}
+
+int kx_kvc_build(const kx_kvc_source *src, const kx_kvc_opts *o, json_t **stats_out, kx_err *err)
+{
+    double t0 = now_seconds();
+    *stats_out = NULL;
+    if (kx_mkdirs(o->out_dir, err) != 0) return -1;
+    kx_kvc_keys keys;
+    kx_kvc_keys_init(&keys);
+    pass1 p1 = {0, 0};
+    kx_kvc_split_stats split[NSPLITS];
+    memset(split, 0, sizeof split);
+    int rc = run_pass1(src, &keys, &p1, err);
+    if (rc == 0) rc = write_key_mapping(o->out_dir, &keys, err);
+    if (rc == 0) rc = run_pass2(src, o, &keys, split, err);
+    size_t nkeys = kx_kvc_keys_count(&keys);
+    kx_kvc_keys_free(&keys);
+    if (rc != 0) return -1;
+    /* duration_seconds and processing_time are the same measurement (end of the stage). */
+    double seconds = now_seconds() - t0;
+    json_t *stats = stats_json(&p1, nkeys, split, seconds);
+    if (write_metadata(o, stats, nkeys, seconds, err) != 0) {
+        json_decref(stats);
+        return -1;
+    }
+    *stats_out = stats;
+    return 0;
+}
+
+/* ---- the stage: a source over the keypairs table ------------------------------------------- */
+
+typedef struct kptable_source {
+    const char *version_dir;
+    kx_kptable *t;
+} kptable_source;
+
+static int kpsrc_open(void *ctx, kx_err *err)
+{
+    kptable_source *s = ctx;
+    s->t = kx_kptable_open(s->version_dir, err);
+    return s->t ? 0 : -1;
+}
+
+static int kpsrc_next(void *ctx, kx_user_keypairs *out, kx_err *err)
+{
+    kptable_source *s = ctx;
+    return kx_kptable_next_user(s->t, out, err);
+}
+
+static void kpsrc_close(void *ctx)
+{
+    kptable_source *s = ctx;
+    if (s->t) kx_kptable_close(s->t);
+    s->t = NULL;
+}
 
 int kx_stage_kvc(kx_stage_ctx *ctx)
 {
-    return kx_fail(&ctx->err, "stage kvc is not implemented yet");
+    const kx_config *cfg = ctx->cfg;
+    char *final_dir = kx_path_join(ctx->version_dir, "kvc_features");
+    char *staging = kx_asprintf("%s.staging-%ld", final_dir, (long)getpid());
+    kptable_source ks = {ctx->version_dir, NULL};
+    kx_kvc_source src = {&ks, kpsrc_open, kpsrc_next, kpsrc_close};
+    kx_table_opts mapped = {cfg->out_parquet, cfg->out_csv, cfg->parquet_compression,
+                            cfg->parquet_row_group_rows, "keypairs_mapped"};
+    /* sequences.parquet is always written (it is the non-Python way to read the
+     * sequences); sequences.csv follows OUTPUT_FORMATS (docs/kvc.md). */
+    kx_table_opts seqs = {true, cfg->out_csv, cfg->parquet_compression,
+                          cfg->parquet_row_group_rows, "kvc_sequences"};
+    kx_kvc_opts o = {staging, ctx->version_id, mapped, seqs};
+    json_t *stats = NULL;
+    int rc = kx_rmtree(staging, &ctx->err);
+    if (rc == 0) rc = kx_kvc_build(&src, &o, &stats, &ctx->err);
+    if (rc == 0) rc = kx_rmtree(final_dir, &ctx->err);
+    if (rc == 0 && rename(staging, final_dir) != 0)
+        rc = kx_fail_errno(&ctx->err, "cannot rename %s to %s", staging, final_dir);
+    if (rc != 0) {
+        kx_err ignored;
+        kx_rmtree(staging, &ignored);
+        json_decref(stats);
+    } else {
+        json_decref(ctx->stats);
+        ctx->stats = stats;
+        kx_logf(ctx->log, KX_LOG_INFO, "kvc", "kvc_features: %lld keys, %lld users, %lld keypairs",
+                (long long)json_integer_value(json_object_get(stats, "unique_keys")),
+                (long long)json_integer_value(json_object_get(stats, "unique_users")),
+                (long long)json_integer_value(json_object_get(stats, "total_keypairs")));
+    }
+    free(staging);
+    free(final_dir);
+    return rc;
 }

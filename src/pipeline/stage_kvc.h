@@ -1,0 +1,38 @@
+/* stage_kvc.h — the kvc stage's writer, separated from where its users come from.
+ *
+ * kx_kvc_build reads the keypairs twice through a kx_kvc_source (pass 1: key set and
+ * counts; pass 2: keypairs_mapped, the six .npy splits and sequences, all streamed user by
+ * user) and writes every file of kvc_features/ (spec 05 §8) into out_dir. The stage uses a
+ * source over the keypairs table (kptable.h); tests use in-memory or CSV-loaded users.
+ */
+#ifndef KX_PIPELINE_STAGE_KVC_H
+#define KX_PIPELINE_STAGE_KVC_H
+
+#include <jansson.h>
+
+#include "core/keypair.h"
+#include "io/table.h"
+#include "util/err.h"
+
+typedef struct kx_kvc_source {
+    void *ctx;
+    /* (Re)starts at the first user; called once per pass. */
+    int (*open)(void *ctx, kx_err *err);
+    /* Next user's rows in table order: 1 and *out filled (caller frees), 0 at end, -1. */
+    int (*next_user)(void *ctx, kx_user_keypairs *out, kx_err *err);
+    void (*close)(void *ctx);
+} kx_kvc_source;
+
+typedef struct kx_kvc_opts {
+    const char *out_dir;        /* written directly (the stage passes a staging folder) */
+    const char *version_id;     /* metadata.json version_id */
+    kx_table_opts mapped;       /* keypairs_mapped.{parquet,csv}: OUTPUT_FORMATS */
+    kx_table_opts sequences;    /* sequences.{parquet,csv} */
+} kx_kvc_opts;
+
+/* Writes key_mapping.json, keypairs_mapped.*, test_platform_{1,2,3}/{train,test}.npy,
+ * sequences.* and metadata.json. *stats_out receives (a new reference to) the `stats`
+ * object of metadata.json. */
+int kx_kvc_build(const kx_kvc_source *src, const kx_kvc_opts *o, json_t **stats_out, kx_err *err);
+
+#endif
