@@ -640,7 +640,7 @@ static json_t *extreme_json(kx_eda *e, user_rec **by_id)
     double *hl = kx_malloc((n ? n : 1) * sizeof *hl);
     double sum = 0;
     for (size_t i = 0; i < n; i++) sum += hl[i] = e->extremes[i].hl;
-    qsort(e->extremes, n, sizeof *e->extremes, extreme_cmp);
+    if (n) qsort(e->extremes, n, sizeof *e->extremes, extreme_cmp);
     json_t *cases = json_array();
     for (size_t i = 0; i < n && i < 50; i++) {
         const extreme_row *r = &e->extremes[i];

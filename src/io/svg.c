@@ -252,6 +252,7 @@ void kx_svg_histogram(kx_buf *o, const kx_svg_hist *h)
         ticks_for(xlo, xhi, false, &xt, &f.xlo, &f.xhi);
     }
     ticks_for(h->log_y ? 1 : 0, cmax > 0 ? cmax : 1, h->log_y, &yt, &f.ylo, &f.yhi);
+    if (h->log_y) f.ylo /= 2; /* so that bins of count 1 stay visible above the axis */
     svg_open(o, h->width, h->height, h->title);
     y_axis(o, &f, &yt, h->ylabel);
     const char *color = h->color ? h->color : "#4C72B0";

@@ -114,7 +114,7 @@ static const char css[] =
     "background:#f5f6f8;line-height:1.45}"
     "main{max-width:1200px;margin:0 auto;padding:24px 32px;background:#fff}"
     "h1{font-size:28px;margin:0 0 8px}h2{border-bottom:2px solid #4C72B0;padding-bottom:4px;margin-top:36px}"
-    "h3{margin-top:24px}table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}"
+    "h3{margin-top:24px}figure{margin:0}figcaption{font-size:13px;color:#555;margin:4px 0 12px}table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}"
     "th,td{border:1px solid #ccd;padding:4px 8px;text-align:left;vertical-align:top}"
     "th{background:#eef1f7}td.n{text-align:right;font-variant-numeric:tabular-nums}"
     "tr.skip td{text-align:center;color:#666;font-style:italic}"

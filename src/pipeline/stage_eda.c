@@ -204,7 +204,7 @@ size_t kx_eda_scan_raw_files(kx_eda *e, const char *cleaned_dir, char *const *de
         if (kx_is_dir(raw)) add_user_dirs(raw, &dirs, &n, &cap, true, log);
         free(raw);
     }
-    qsort(dirs, n, sizeof *dirs, user_dir_cmp);
+    if (n) qsort(dirs, n, sizeof *dirs, user_dir_cmp);
     for (size_t i = 0; i < n; i++) {
         read += scan_user_dir(e, &dirs[i], log);
         free(dirs[i].name);
