@@ -1,0 +1,839 @@
+/* eda.c — accumulators and the analysis_results.json document (spec 05 §7.1). */
+#include "core/eda.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "io/json.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+const char *const kx_eda_feature_names[KX_EDA_NFEAT] = {"HL", "IL", "PL", "RL"};
+
+const char *const kx_eda_modifier_keys[] = {
+    "Key.alt",   "Key.alt_l",    "Key.alt_r",      "Key.caps_lock", "Key.cmd",    "Key.cmd_l",
+    "Key.cmd_r", "Key.ctrl",     "Key.ctrl_l",     "Key.ctrl_r",    "Key.fn",     "Key.option",
+    "Key.option_l", "Key.option_r", "Key.shift",   "Key.shift_l",   "Key.shift_r", "Key.tab",
+    "Key.win",   "Key.win_l",    "Key.win_r",
+};
+const size_t kx_eda_modifier_count = sizeof kx_eda_modifier_keys / sizeof kx_eda_modifier_keys[0];
+
+bool kx_eda_is_modifier(const char *key, size_t len)
+{
+    if (!key) return false;
+    for (size_t i = 0; i < kx_eda_modifier_count; i++)
+        if (strlen(kx_eda_modifier_keys[i]) == len && !memcmp(kx_eda_modifier_keys[i], key, len))
+            return true;
+    return false;
+}
+
+/* ---- small containers ---------------------------------------------------------------------- */
+
+typedef struct dvec {
+    double *v;
+    size_t n, cap;
+} dvec;
+
+static void dvec_push(dvec *d, double x)
+{
+    if (d->n == d->cap) d->v = kx_grow(d->v, &d->cap, d->n + 1, sizeof *d->v);
+    d->v[d->n++] = x;
+}
+
+/* Counting map from byte strings to counts; entries stay in insertion order in e[]. */
+typedef struct cnt_entry {
+    char *s;
+    size_t len;
+    int64_t count;
+    uint8_t flag; /* e.g. "expected" for negative-IL patterns */
+} cnt_entry;
+
+typedef struct cntmap {
+    cnt_entry *e;
+    size_t n, cap;
+    uint32_t *slots; /* index + 1, 0 = empty */
+    size_t nslots;
+} cntmap;
+
+static void cntmap_free(cntmap *m)
+{
+    for (size_t i = 0; i < m->n; i++) free(m->e[i].s);
+    free(m->e);
+    free(m->slots);
+    memset(m, 0, sizeof *m);
+}
+
+static void cntmap_rehash(cntmap *m, size_t nslots)
+{
+    free(m->slots);
+    m->slots = kx_calloc(nslots, sizeof *m->slots);
+    m->nslots = nslots;
+    for (size_t i = 0; i < m->n; i++) {
+        size_t h = (size_t)XXH3_64bits(m->e[i].s, m->e[i].len) & (nslots - 1);
+        while (m->slots[h]) h = (h + 1) & (nslots - 1);
+        m->slots[h] = (uint32_t)(i + 1);
+    }
+}
+
+static cnt_entry *cntmap_add(cntmap *m, const void *s, size_t len, int64_t inc)
+{
+    if ((m->n + 1) * 2 > m->nslots) cntmap_rehash(m, m->nslots ? m->nslots * 2 : 64);
+    size_t h = (size_t)XXH3_64bits(s, len) & (m->nslots - 1);
+    while (m->slots[h]) {
+        cnt_entry *x = &m->e[m->slots[h] - 1];
+        if (x->len == len && !memcmp(x->s, s, len)) {
+            x->count += inc;
+            return x;
+        }
+        h = (h + 1) & (m->nslots - 1);
+    }
+    if (m->n == m->cap) m->e = kx_grow(m->e, &m->cap, m->n + 1, sizeof *m->e);
+    cnt_entry *x = &m->e[m->n];
+    x->s = kx_strndup(s, len);
+    x->len = len;
+    x->count = inc;
+    x->flag = 0;
+    m->slots[h] = (uint32_t)(++m->n);
+    return x;
+}
+
+static int bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    if (c) return c;
+    return an < bn ? -1 : an > bn;
+}
+
+/* Count descending, then text bytewise. */
+static int cnt_entry_cmp(const void *pa, const void *pb)
+{
+    const cnt_entry *a = *(cnt_entry *const *)pa, *b = *(cnt_entry *const *)pb;
+    if (a->count != b->count) return a->count > b->count ? -1 : 1;
+    return bytes_cmp(a->s, a->len, b->s, b->len);
+}
+
+/* Pointers to the entries in ranking order; caller frees the array. */
+static cnt_entry **cntmap_ranked(const cntmap *m)
+{
+    cnt_entry **r = kx_malloc((m->n ? m->n : 1) * sizeof *r);
+    for (size_t i = 0; i < m->n; i++) r[i] = &m->e[i];
+    qsort(r, m->n, sizeof *r, cnt_entry_cmp);
+    return r;
+}
+
+/* ---- accumulator ----------------------------------------------------------------------------- */
+
+typedef struct user_rec {
+    char id[KX_UID_LEN + 1];
+    int64_t total, valid, invalid, outliers;
+    int64_t neg_il, neg_il_expected, neg_rl;
+    int64_t hl_rows, extreme; /* valid rows with HL; of those HL > 5000 */
+    char *top_il;             /* "k1→k2, …" (≤ 3) */
+} user_rec;
+
+typedef struct extreme_row {
+    double hl;
+    size_t user;    /* index into users */
+    char *key1;     /* NULL = missing key */
+    char *key2;
+    size_t device;  /* index into devices */
+    int32_t session, video;
+    size_t order;   /* table order */
+} extreme_row;
+
+typedef struct down_key {
+    const char *key;
+    uint32_t len;
+    double time;
+} down_key;
+
+struct kx_eda {
+    user_rec *users;
+    size_t nusers, capusers;
+    cntmap cur_il; /* negative-IL patterns of the last user added (per-user top 3) */
+
+    char **devices;
+    size_t ndevices, capdevices;
+
+    dvec values[KX_EDA_NFEAT];
+    double sums[KX_EDA_NFEAT];
+    int64_t negatives[KX_EDA_NFEAT], zeros[KX_EDA_NFEAT];
+
+    int64_t total, valid;
+    int64_t neg_il, neg_il_expected, neg_rl, neg_rl_with_il;
+    cntmap il_patterns, rl_patterns;
+
+    extreme_row *extremes;
+    size_t nextremes, capextremes;
+    int64_t hl_rows;
+    size_t row_order;
+
+    /* quality scan */
+    size_t files_read;
+    const char *issue_names[3];
+    int64_t issue_counts[3];
+    size_t nissue_types;
+    json_t *unreleased;
+
+    cntmap consent; /* user id -> index into consent_ts */
+    char **consent_ts;
+    size_t nconsent, capconsent;
+
+    bool finished;
+};
+
+kx_eda *kx_eda_new(void)
+{
+    kx_eda *e = kx_calloc(1, sizeof *e);
+    e->unreleased = json_object();
+    return e;
+}
+
+void kx_eda_free(kx_eda *e)
+{
+    if (!e) return;
+    for (size_t i = 0; i < e->nusers; i++) free(e->users[i].top_il);
+    free(e->users);
+    cntmap_free(&e->cur_il);
+    for (size_t i = 0; i < e->ndevices; i++) free(e->devices[i]);
+    free(e->devices);
+    for (int f = 0; f < KX_EDA_NFEAT; f++) free(e->values[f].v);
+    cntmap_free(&e->il_patterns);
+    cntmap_free(&e->rl_patterns);
+    for (size_t i = 0; i < e->nextremes; i++) {
+        free(e->extremes[i].key1);
+        free(e->extremes[i].key2);
+    }
+    free(e->extremes);
+    json_decref(e->unreleased);
+    cntmap_free(&e->consent);
+    for (size_t i = 0; i < e->nconsent; i++) free(e->consent_ts[i]);
+    free(e->consent_ts);
+    free(e);
+}
+
+static size_t device_index(kx_eda *e, const char *dev)
+{
+    if (!dev) dev = "";
+    for (size_t i = 0; i < e->ndevices; i++)
+        if (!strcmp(e->devices[i], dev)) return i;
+    if (e->ndevices == e->capdevices)
+        e->devices = kx_grow(e->devices, &e->capdevices, e->ndevices + 1, sizeof *e->devices);
+    e->devices[e->ndevices] = kx_strdup(dev);
+    return e->ndevices++;
+}
+
+/* The per-user "k1→k2, k1→k2, k1→k2" string from cur_il, then clears cur_il. */
+static void finish_user_patterns(kx_eda *e)
+{
+    if (!e->nusers) return;
+    user_rec *u = &e->users[e->nusers - 1];
+    cnt_entry **r = cntmap_ranked(&e->cur_il);
+    kx_buf b = KX_BUF_INIT;
+    for (size_t i = 0; i < e->cur_il.n && i < 3; i++) {
+        if (i) kx_buf_puts(&b, ", ");
+        kx_buf_put(&b, r[i]->s, r[i]->len);
+    }
+    free(r);
+    free(u->top_il);
+    u->top_il = b.len ? kx_buf_steal(&b) : kx_strdup("");
+    kx_buf_free(&b);
+    cntmap_free(&e->cur_il);
+}
+
+static user_rec *user_for(kx_eda *e, const char *id)
+{
+    if (e->nusers && !strcmp(e->users[e->nusers - 1].id, id)) return &e->users[e->nusers - 1];
+    finish_user_patterns(e);
+    if (e->nusers == e->capusers) e->users = kx_grow(e->users, &e->capusers, e->nusers + 1, sizeof *e->users);
+    user_rec *u = &e->users[e->nusers++];
+    memset(u, 0, sizeof *u);
+    snprintf(u->id, sizeof u->id, "%s", id);
+    return u;
+}
+
+static void key_text(const kx_user_keypairs *u, int32_t id, const char **s, size_t *n)
+{
+    const kx_key *k = kx_keytab_get(&u->keys, id);
+    *s = k ? k->bytes : NULL;
+    *n = k ? k->len : 0;
+}
+
+/* Negative IL / RL bookkeeping for one valid row. */
+static void add_negatives(kx_eda *e, user_rec *ur, const kx_user_keypairs *u, const kx_keypair *r)
+{
+    const char *k1, *k2;
+    size_t n1, n2;
+    key_text(u, r->key1, &k1, &n1);
+    key_text(u, r->key2, &k2, &n2);
+    bool both = k1 && k2;
+    kx_buf t = KX_BUF_INIT;
+    if (r->il < 0) {
+        bool expected = kx_eda_is_modifier(k1, n1);
+        e->neg_il++;
+        ur->neg_il++;
+        if (expected) e->neg_il_expected++, ur->neg_il_expected++;
+        if (both) {
+            kx_buf_put(&t, k1, n1);
+            kx_buf_puts(&t, " \xe2\x86\x92 ");
+            kx_buf_put(&t, k2, n2);
+            cntmap_add(&e->il_patterns, t.data, t.len, 1)->flag = expected;
+            kx_buf_reset(&t);
+            kx_buf_put(&t, k1, n1);
+            kx_buf_puts(&t, "\xe2\x86\x92");
+            kx_buf_put(&t, k2, n2);
+            cntmap_add(&e->cur_il, t.data, t.len, 1);
+            kx_buf_reset(&t);
+        }
+    }
+    if (r->rl < 0) {
+        e->neg_rl++;
+        ur->neg_rl++;
+        if (r->il < 0) e->neg_rl_with_il++;
+        if (both) {
+            kx_buf_put(&t, k1, n1);
+            kx_buf_puts(&t, " \xe2\x86\x92 ");
+            kx_buf_put(&t, k2, n2);
+            cntmap_add(&e->rl_patterns, t.data, t.len, 1);
+        }
+    }
+    kx_buf_free(&t);
+}
+
+static void add_extreme(kx_eda *e, size_t user, const kx_user_keypairs *u, const kx_keypair *r)
+{
+    if (e->nextremes == e->capextremes)
+        e->extremes = kx_grow(e->extremes, &e->capextremes, e->nextremes + 1, sizeof *e->extremes);
+    extreme_row *x = &e->extremes[e->nextremes++];
+    const kx_key *k1 = kx_keytab_get(&u->keys, r->key1), *k2 = kx_keytab_get(&u->keys, r->key2);
+    x->hl = r->hl;
+    x->user = user;
+    x->key1 = k1 ? kx_strndup(k1->bytes, k1->len) : NULL;
+    x->key2 = k2 ? kx_strndup(k2->bytes, k2->len) : NULL;
+    x->device = device_index(e, u->device_type);
+    x->session = r->session_id;
+    x->video = r->video_id;
+    x->order = e->row_order;
+}
+
+void kx_eda_add_user(kx_eda *e, const kx_user_keypairs *u)
+{
+    if (e->finished || u->n == 0) return;
+    user_rec *ur = user_for(e, u->user_id);
+    size_t uidx = (size_t)(ur - e->users);
+    device_index(e, u->device_type);
+    for (size_t i = 0; i < u->n; i++, e->row_order++) {
+        const kx_keypair *r = &u->rows[i];
+        e->total++;
+        ur->total++;
+        if (!r->valid) {
+            ur->invalid++;
+            continue;
+        }
+        e->valid++;
+        ur->valid++;
+        if (r->outlier) ur->outliers++;
+        const double v[KX_EDA_NFEAT] = {r->hl, r->il, r->pl, r->rl};
+        for (int f = 0; f < KX_EDA_NFEAT; f++) {
+            if (isnan(v[f])) continue;
+            dvec_push(&e->values[f], v[f]);
+            e->sums[f] += v[f];
+            if (v[f] < 0) e->negatives[f]++;
+            if (v[f] == 0) e->zeros[f]++;
+        }
+        add_negatives(e, ur, u, r);
+        if (!isnan(r->hl)) {
+            e->hl_rows++;
+            ur->hl_rows++;
+            if (r->hl > KX_EDA_EXTREME_HL_MS) {
+                ur->extreme++;
+                add_extreme(e, uidx, u, r);
+            }
+        }
+    }
+}
+
+/* Object member whose name is arbitrary bytes (sanitised per 04 §1, as jansson needs UTF-8). */
+static void obj_set_bytes_key(json_t *obj, const char *k, size_t len, json_t *value)
+{
+    json_t *ks = kx_json_strn(k, len);
+    json_object_set_new(obj, json_string_value(ks), value);
+    json_decref(ks);
+}
+
+/* ---- quality scan (01 §2 events) ---------------------------------------------------------------- */
+
+typedef struct ord_event {
+    kx_eda_event ev;
+    size_t idx;
+} ord_event;
+
+static int ord_event_cmp(const void *pa, const void *pb)
+{
+    const ord_event *a = pa, *b = pb;
+    if (a->ev.time != b->ev.time) return a->ev.time < b->ev.time ? -1 : 1;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static bool quality_ignored(const kx_eda_event *ev)
+{
+    static const char *const ignored[] = {"Key.shift", "Key.ctrl", "Key.alt", "Key.cmd", "Key.caps_lock"};
+    for (size_t i = 0; i < 5; i++)
+        if (ev->key && strlen(ignored[i]) == ev->key_len && !memcmp(ignored[i], ev->key, ev->key_len))
+            return true;
+    return false;
+}
+
+static void count_issue(kx_eda *e, const char *type)
+{
+    for (size_t i = 0; i < e->nissue_types; i++)
+        if (!strcmp(e->issue_names[i], type)) {
+            e->issue_counts[i]++;
+            return;
+        }
+    e->issue_names[e->nissue_types] = type;
+    e->issue_counts[e->nissue_types++] = 1;
+}
+
+static long find_down(const down_key *d, size_t n, const kx_eda_event *ev)
+{
+    for (size_t i = 0; i < n; i++)
+        if (d[i].len == ev->key_len && (!d[i].len || !memcmp(d[i].key, ev->key, d[i].len))) return (long)i;
+    return -1;
+}
+
+void kx_eda_scan_file(kx_eda *e, const char *user_id, const char *file_name, kx_eda_event *events, size_t n)
+{
+    e->files_read++;
+    ord_event *o = kx_malloc((n ? n : 1) * sizeof *o);
+    for (size_t i = 0; i < n; i++) {
+        o[i].ev = events[i];
+        if (!o[i].ev.key) o[i].ev.key_len = 0;
+        o[i].idx = i;
+    }
+    qsort(o, n, sizeof *o, ord_event_cmp);
+    for (size_t i = 0; i < n; i++) events[i] = o[i].ev;
+    free(o);
+
+    down_key *down = kx_malloc((n ? n : 1) * sizeof *down); /* keys down, in the order they went down */
+    size_t ndown = 0;
+    for (size_t i = 0; i < n; i++) {
+        const kx_eda_event *ev = &events[i];
+        if (quality_ignored(ev)) continue;
+        long at = find_down(down, ndown, ev);
+        if (ev->press) {
+            if (at >= 0) {
+                count_issue(e, "double_press");
+                down[at].time = ev->time; /* keeps its place, like a dict update */
+            } else {
+                down[ndown++] = (down_key){ev->key, ev->key_len, ev->time};
+            }
+        } else if (at < 0) {
+            count_issue(e, "orphan_release");
+        } else {
+            if (ev->time < down[at].time) count_issue(e, "negative_hold_time");
+            memmove(&down[at], &down[at + 1], (ndown - (size_t)at - 1) * sizeof *down);
+            ndown--;
+        }
+    }
+    if (ndown) {
+        json_t *keys = json_object();
+        for (size_t i = 0; i < ndown; i++)
+            obj_set_bytes_key(keys, down[i].key ? down[i].key : "", down[i].len, kx_json_num(down[i].time));
+        char *label = kx_asprintf("%s_%s", user_id, file_name);
+        obj_set_bytes_key(e->unreleased, label, strlen(label), keys);
+        free(label);
+    }
+    free(down);
+}
+
+void kx_eda_set_consent(kx_eda *e, const char *user_id, const char *timestamp)
+{
+    size_t before = e->consent.n;
+    cnt_entry *x = cntmap_add(&e->consent, user_id, strlen(user_id), 0);
+    if (e->consent.n == before) return;
+    x->count = (int64_t)e->nconsent;
+    if (e->nconsent == e->capconsent)
+        e->consent_ts = kx_grow(e->consent_ts, &e->capconsent, e->nconsent + 1, sizeof *e->consent_ts);
+    e->consent_ts[e->nconsent++] = kx_strdup(timestamp ? timestamp : "");
+}
+
+static const char *consent_of(kx_eda *e, const char *user_id)
+{
+    if (!e->consent.n) return "";
+    size_t len = strlen(user_id);
+    size_t h = (size_t)XXH3_64bits(user_id, len) & (e->consent.nslots - 1);
+    while (e->consent.slots[h]) {
+        cnt_entry *x = &e->consent.e[e->consent.slots[h] - 1];
+        if (x->len == len && !memcmp(x->s, user_id, len)) return e->consent_ts[x->count];
+        h = (h + 1) & (e->consent.nslots - 1);
+    }
+    return "";
+}
+
+/* ---- statistics helpers ----------------------------------------------------------------------- */
+
+double kx_eda_quantile(const double *x, size_t n, double p)
+{
+    double h = (double)(n - 1) * p;
+    size_t lo = (size_t)floor(h);
+    size_t hi = lo + 1 < n ? lo + 1 : n - 1;
+    return x[lo] + (h - (double)lo) * (x[hi] - x[lo]);
+}
+
+double kx_eda_round1(double v)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.1f", v);
+    return strtod(buf, NULL);
+}
+
+static int dbl_cmp(const void *pa, const void *pb)
+{
+    double a = *(const double *)pa, b = *(const double *)pb;
+    return a < b ? -1 : a > b;
+}
+
+static double sample_std(const double *x, size_t n, double mean)
+{
+    double ss = 0;
+    for (size_t i = 0; i < n; i++) ss += (x[i] - mean) * (x[i] - mean);
+    return sqrt(ss / (double)(n - 1));
+}
+
+static double pct(int64_t part, int64_t whole) { return whole ? 100.0 * (double)part / (double)whole : 0.0; }
+
+/* ---- JSON sections ----------------------------------------------------------------------------- */
+
+static json_t *summary_json(const kx_eda *e)
+{
+    json_t *s = json_object();
+    json_object_set_new(s, "total_keypairs", json_integer(e->total));
+    json_object_set_new(s, "valid_keypairs", json_integer(e->valid));
+    json_object_set_new(s, "invalid_keypairs", json_integer(e->total - e->valid));
+    json_object_set_new(s, "validity_rate", json_real(pct(e->valid, e->total)));
+    json_object_set_new(s, "unique_users", json_integer((json_int_t)e->nusers));
+    json_t *d = json_array();
+    for (size_t i = 0; i < e->ndevices; i++) json_array_append_new(d, kx_json_str(e->devices[i]));
+    json_object_set_new(s, "device_types", d);
+    return s;
+}
+
+/* Mean and std are computed in table order, then the values are sorted for quantiles. */
+static json_t *feature_stats_json(kx_eda *e, int f)
+{
+    dvec *d = &e->values[f];
+    json_t *s = json_object();
+    json_object_set_new(s, "count", json_integer((json_int_t)d->n));
+    if (!d->n) return s;
+    double mean = e->sums[f] / (double)d->n;
+    double std = d->n > 1 ? sample_std(d->v, d->n, mean) : NAN;
+    qsort(d->v, d->n, sizeof *d->v, dbl_cmp);
+    json_object_set_new(s, "mean", kx_json_num(mean));
+    json_object_set_new(s, "std", kx_json_num(std));
+    json_object_set_new(s, "min", kx_json_num(d->v[0]));
+    json_object_set_new(s, "max", kx_json_num(d->v[d->n - 1]));
+    json_object_set_new(s, "median", kx_json_num(kx_eda_quantile(d->v, d->n, 0.5)));
+    json_object_set_new(s, "q25", kx_json_num(kx_eda_quantile(d->v, d->n, 0.25)));
+    json_object_set_new(s, "q75", kx_json_num(kx_eda_quantile(d->v, d->n, 0.75)));
+    json_object_set_new(s, "negative_count", json_integer(e->negatives[f]));
+    json_object_set_new(s, "zero_count", json_integer(e->zeros[f]));
+    json_object_set_new(s, "outlier_threshold_low", kx_json_num(kx_eda_quantile(d->v, d->n, 0.01)));
+    json_object_set_new(s, "outlier_threshold_high", kx_json_num(kx_eda_quantile(d->v, d->n, 0.99)));
+    return s;
+}
+
+static json_t *patterns_json(const cntmap *m, bool with_type)
+{
+    json_t *a = json_array();
+    cnt_entry **r = cntmap_ranked(m);
+    for (size_t i = 0; i < m->n && i < 15; i++) {
+        json_t *p = json_object();
+        json_object_set_new(p, "pattern", kx_json_strn(r[i]->s, r[i]->len));
+        json_object_set_new(p, "count", json_integer(r[i]->count));
+        if (with_type) json_object_set_new(p, "type", json_string(r[i]->flag ? "expected" : "unexpected"));
+        json_array_append_new(a, p);
+    }
+    free(r);
+    return a;
+}
+
+static int user_id_cmp(const void *pa, const void *pb)
+{
+    const user_rec *a = *(user_rec *const *)pa, *b = *(user_rec *const *)pb;
+    return strcmp(a->id, b->id);
+}
+
+static json_t *negative_json(kx_eda *e, user_rec **by_id)
+{
+    json_t *n = json_object(), *s = json_object();
+    int64_t with_valid = 0, with_il = 0, with_rl = 0;
+    for (size_t i = 0; i < e->nusers; i++) {
+        with_valid += e->users[i].valid > 0;
+        with_il += e->users[i].neg_il > 0;
+        with_rl += e->users[i].neg_rl > 0;
+    }
+    json_object_set_new(s, "total_users", json_integer(with_valid));
+    json_object_set_new(s, "users_with_negative_il", json_integer(with_il));
+    json_object_set_new(s, "users_with_negative_rl", json_integer(with_rl));
+    json_t *mods = json_array();
+    for (size_t i = 0; i < kx_eda_modifier_count; i++) json_array_append_new(mods, json_string(kx_eda_modifier_keys[i]));
+    json_object_set_new(s, "modifier_keys", mods);
+    json_object_set_new(n, "summary", s);
+
+    json_t *il = json_object();
+    json_object_set_new(il, "total_count", json_integer(e->neg_il));
+    json_object_set_new(il, "expected_count", json_integer(e->neg_il_expected));
+    json_object_set_new(il, "unexpected_count", json_integer(e->neg_il - e->neg_il_expected));
+    json_object_set_new(il, "top_patterns", patterns_json(&e->il_patterns, true));
+    json_object_set_new(n, "negative_IL", il);
+
+    json_t *rl = json_object();
+    json_object_set_new(rl, "total_count", json_integer(e->neg_rl));
+    json_object_set_new(rl, "with_negative_IL", json_integer(e->neg_rl_with_il));
+    json_object_set_new(rl, "standalone", json_integer(e->neg_rl - e->neg_rl_with_il));
+    json_object_set_new(rl, "top_patterns", patterns_json(&e->rl_patterns, false));
+    json_object_set_new(n, "negative_RL", rl);
+
+    json_t *us = json_array();
+    for (size_t i = 0; i < e->nusers; i++) {
+        const user_rec *u = by_id[i];
+        if (!u->neg_il && !u->neg_rl) continue;
+        json_t *o = json_object();
+        json_object_set_new(o, "user_id", kx_json_str(u->id));
+        json_object_set_new(o, "total_keypairs", json_integer(u->valid));
+        json_object_set_new(o, "negative_il_total", json_integer(u->neg_il));
+        json_object_set_new(o, "negative_il_expected", json_integer(u->neg_il_expected));
+        json_object_set_new(o, "negative_il_unexpected", json_integer(u->neg_il - u->neg_il_expected));
+        json_object_set_new(o, "negative_il_percent", json_real(kx_eda_round1(pct(u->neg_il, u->valid))));
+        json_object_set_new(o, "negative_rl_total", json_integer(u->neg_rl));
+        json_object_set_new(o, "negative_rl_percent", json_real(kx_eda_round1(pct(u->neg_rl, u->valid))));
+        json_object_set_new(o, "top_il_patterns", kx_json_str(u->top_il ? u->top_il : ""));
+        json_object_set_new(o, "timestamp", kx_json_str(consent_of(e, u->id)));
+        json_array_append_new(us, o);
+    }
+    json_object_set_new(n, "user_summary", us);
+    return n;
+}
+
+/* HL descending, ties in table order. */
+static int extreme_cmp(const void *pa, const void *pb)
+{
+    const extreme_row *a = pa, *b = pb;
+    if (a->hl != b->hl) return a->hl > b->hl ? -1 : 1;
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
+static json_t *key_or_null(const char *k) { return k ? kx_json_str(k) : json_null(); }
+
+static json_t *extreme_json(kx_eda *e, user_rec **by_id)
+{
+    json_t *x = json_object();
+    size_t n = e->nextremes;
+    json_object_set_new(x, "threshold_ms", json_integer((json_int_t)KX_EDA_EXTREME_HL_MS));
+    json_object_set_new(x, "total_extreme_count", json_integer((json_int_t)n));
+    json_object_set_new(x, "percentage_of_valid", json_real(pct((int64_t)n, e->hl_rows)));
+    /* statistics over the HL values in table order (deterministic summation) */
+    double *hl = kx_malloc((n ? n : 1) * sizeof *hl);
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) sum += hl[i] = e->extremes[i].hl;
+    if (n) qsort(e->extremes, n, sizeof *e->extremes, extreme_cmp);
+    json_t *cases = json_array();
+    for (size_t i = 0; i < n && i < 50; i++) {
+        const extreme_row *r = &e->extremes[i];
+        json_t *c = json_object();
+        json_object_set_new(c, "user_id", kx_json_str(e->users[r->user].id));
+        json_object_set_new(c, "key", key_or_null(r->key1));
+        json_object_set_new(c, "hl_ms", kx_json_num(r->hl));
+        json_object_set_new(c, "hl_seconds", kx_json_num(r->hl / 1000.0));
+        json_object_set_new(c, "next_key", key_or_null(r->key2));
+        json_object_set_new(c, "device_type", kx_json_str(e->devices[r->device]));
+        json_object_set_new(c, "session_id", json_integer(r->session));
+        json_object_set_new(c, "video_id", json_integer(r->video));
+        json_array_append_new(cases, c);
+    }
+    json_object_set_new(x, "extreme_cases", cases);
+    if (!n) {
+        free(hl);
+        return x;
+    }
+
+    cntmap keys = {0};
+    for (size_t i = 0; i < n; i++) {
+        const char *k = e->extremes[i].key1 ? e->extremes[i].key1 : "";
+        cntmap_add(&keys, k, strlen(k), 1);
+    }
+    double mean = sum / (double)n;
+    double std = n > 1 ? sample_std(hl, n, mean) : NAN;
+    qsort(hl, n, sizeof *hl, dbl_cmp);
+    cnt_entry **kr = cntmap_ranked(&keys);
+    json_t *kd = json_object();
+    for (size_t i = 0; i < keys.n && i < 20; i++) {
+        obj_set_bytes_key(kd, kr[i]->s, kr[i]->len, json_integer(kr[i]->count));
+    }
+    free(kr);
+    cntmap_free(&keys);
+    json_object_set_new(x, "key_distribution", kd);
+
+    json_t *st = json_object();
+    json_object_set_new(st, "mean_ms", kx_json_num(mean));
+    json_object_set_new(st, "median_ms", kx_json_num(kx_eda_quantile(hl, n, 0.5)));
+    json_object_set_new(st, "max_ms", kx_json_num(hl[n - 1]));
+    json_object_set_new(st, "max_seconds", kx_json_num(hl[n - 1] / 1000.0));
+    json_object_set_new(st, "min_ms", kx_json_num(hl[0]));
+    json_object_set_new(st, "std_ms", kx_json_num(std));
+    json_object_set_new(x, "extreme_stats", st);
+    free(hl);
+
+    int64_t affected = 0, with_hl = 0;
+    for (size_t i = 0; i < e->nusers; i++) {
+        affected += e->users[i].extreme > 0;
+        with_hl += e->users[i].hl_rows > 0;
+    }
+    json_t *us = json_object();
+    json_object_set_new(us, "users_with_extreme_hl", json_integer(affected));
+    json_object_set_new(us, "total_users", json_integer(with_hl));
+    json_object_set_new(us, "percentage_users_affected", json_real(pct(affected, with_hl)));
+    json_object_set_new(x, "user_stats", us);
+
+    /* users_most_affected: count descending, then id (by_id is id-sorted; stable pick) */
+    cntmap ua = {0};
+    for (size_t i = 0; i < e->nusers; i++)
+        if (by_id[i]->extreme) cntmap_add(&ua, by_id[i]->id, strlen(by_id[i]->id), by_id[i]->extreme);
+    cnt_entry **ur = cntmap_ranked(&ua);
+    json_t *ma = json_array();
+    for (size_t i = 0; i < ua.n && i < 10; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "user_id", kx_json_strn(ur[i]->s, ur[i]->len));
+        json_object_set_new(o, "count", json_integer(ur[i]->count));
+        json_array_append_new(ma, o);
+    }
+    free(ur);
+    cntmap_free(&ua);
+    json_object_set_new(x, "users_most_affected", ma);
+    return x;
+}
+
+static json_t *user_stat_json(const user_rec *u)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "user_id", kx_json_str(u->id));
+    json_object_set_new(o, "total_keypairs", json_integer(u->total));
+    json_object_set_new(o, "valid_keypairs", json_integer(u->valid));
+    json_object_set_new(o, "invalid_keypairs", json_integer(u->invalid));
+    json_object_set_new(o, "validity_rate", json_real(pct(u->valid, u->total)));
+    json_object_set_new(o, "outlier_count", json_integer(u->outliers));
+    json_object_set_new(o, "outlier_rate", json_real(pct(u->outliers, u->valid)));
+    return o;
+}
+
+static int validity_cmp(const void *pa, const void *pb)
+{
+    const user_rec *a = *(user_rec *const *)pa, *b = *(user_rec *const *)pb;
+    double va = pct(a->valid, a->total), vb = pct(b->valid, b->total);
+    if (va != vb) return va > vb ? -1 : 1;
+    return strcmp(a->id, b->id);
+}
+
+static json_t *user_stats_json(kx_eda *e, user_rec **by_id)
+{
+    json_t *s = json_object();
+    for (size_t i = 0; i < e->nusers; i++) obj_set_bytes_key(s, by_id[i]->id, strlen(by_id[i]->id), user_stat_json(by_id[i]));
+    user_rec **by_rate = kx_malloc((e->nusers ? e->nusers : 1) * sizeof *by_rate);
+    memcpy(by_rate, by_id, e->nusers * sizeof *by_rate);
+    qsort(by_rate, e->nusers, sizeof *by_rate, validity_cmp);
+    json_t *all = json_array();
+    for (size_t i = 0; i < e->nusers; i++) json_array_append_new(all, user_stat_json(by_rate[i]));
+    free(by_rate);
+    json_object_set_new(s, "all_users", all);
+    return s;
+}
+
+static json_t *quality_json(const kx_eda *e, int64_t *total_issues)
+{
+    *total_issues = 0;
+    if (!e->files_read) return json_null();
+    json_t *q = json_object(), *c = json_object();
+    for (size_t i = 0; i < e->nissue_types; i++) {
+        *total_issues += e->issue_counts[i];
+        json_object_set_new(c, e->issue_names[i], json_integer(e->issue_counts[i]));
+    }
+    json_object_set_new(q, "total_issues", json_integer(*total_issues));
+    json_object_set_new(q, "issue_counts", c);
+    json_object_set_new(q, "unreleased_keys", json_incref(e->unreleased));
+    return q;
+}
+
+static json_t *recommendations_json(const kx_eda *e, const json_t *timing, int64_t total_issues)
+{
+    json_t *r = json_array();
+    double validity = pct(e->valid, e->total);
+    if (validity < 90) {
+        char *s = kx_asprintf("**Data Quality:** Validity rate is %.1f%%. Consider reviewing data collection procedures.",
+                              validity);
+        json_array_append_new(r, json_string(s));
+        free(s);
+    }
+    if ((double)total_issues > 0.05 * (double)e->total) {
+        char *s = kx_asprintf("**High Error Rate:** %lld quality issues detected. Investigate data collection "
+                              "synchronization.", (long long)total_issues);
+        json_array_append_new(r, json_string(s));
+        free(s);
+    }
+    if (e->files_read && json_object_size(e->unreleased))
+        json_array_append_new(r, json_string("**Unreleased Keys:** Multiple sessions have unreleased keys. May "
+                                             "indicate incomplete data capture."));
+    for (int f = 0; f < KX_EDA_NFEAT; f++) {
+        json_t *neg = json_object_get(json_object_get(timing, kx_eda_feature_names[f]), "negative_count");
+        if (!neg || json_integer_value(neg) <= 0) continue;
+        char *s = kx_asprintf("**%s Timing:** %lld negative values detected. Check timestamp synchronization.",
+                              kx_eda_feature_names[f], (long long)json_integer_value(neg));
+        json_array_append_new(r, json_string(s));
+        free(s);
+    }
+    if (!json_array_size(r))
+        json_array_append_new(r, json_string("**Overall Assessment:** Data quality appears good. No major issues "
+                                             "detected."));
+    return r;
+}
+
+json_t *kx_eda_results(kx_eda *e, const kx_eda_meta *m)
+{
+    if (!e->finished) finish_user_patterns(e);
+    e->finished = true;
+    user_rec **by_id = kx_malloc((e->nusers ? e->nusers : 1) * sizeof *by_id);
+    for (size_t i = 0; i < e->nusers; i++) by_id[i] = &e->users[i];
+    qsort(by_id, e->nusers, sizeof *by_id, user_id_cmp);
+
+    json_t *doc = json_object();
+    json_object_set_new(doc, "version_id", kx_json_str(m->version_id ? m->version_id : ""));
+    json_object_set_new(doc, "timestamp", kx_json_str(m->timestamp ? m->timestamp : ""));
+    json_object_set_new(doc, "summary", summary_json(e));
+    json_t *timing = json_object();
+    for (int f = 0; f < KX_EDA_NFEAT; f++)
+        json_object_set_new(timing, kx_eda_feature_names[f], feature_stats_json(e, f));
+    json_object_set_new(doc, "timing_stats", timing);
+    json_object_set_new(doc, "negative_analysis", negative_json(e, by_id));
+    json_object_set_new(doc, "extreme_hl_analysis", extreme_json(e, by_id));
+    json_object_set_new(doc, "user_stats", user_stats_json(e, by_id));
+    int64_t total_issues;
+    json_object_set_new(doc, "quality_issues", quality_json(e, &total_issues));
+    json_object_set_new(doc, "recommendations", recommendations_json(e, timing, total_issues));
+    json_t *p = json_object();
+    json_object_set_new(p, "keypairs", kx_json_str(m->path_keypairs ? m->path_keypairs : ""));
+    json_object_set_new(p, "metadata", kx_json_str(m->path_metadata ? m->path_metadata : ""));
+    json_object_set_new(p, "raw_data", kx_json_str(m->path_raw_data ? m->path_raw_data : ""));
+    json_object_set_new(p, "analysis_results", kx_json_str(m->path_analysis_results ? m->path_analysis_results : ""));
+    json_object_set_new(doc, "data_paths", p);
+    free(by_id);
+    return doc;
+}
+
+const double *kx_eda_values(const kx_eda *e, kx_eda_feature f, size_t *n)
+{
+    *n = e->values[f].n;
+    return e->values[f].v;
+}
