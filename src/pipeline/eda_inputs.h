@@ -12,8 +12,9 @@
 #include "util/log.h"
 
 /* Parses one keystroke file's bytes into events (01 §2). Keys point into data (not
- * NUL-terminated; use key_len). Returns the number of events; *events is heap-allocated.
- * TEMPORARY ADAPTER: to be replaced by the shared parser of core/keystroke.h at merge. */
+ * NUL-terminated; use key_len; normalised keys point into the same allocation). Returns the
+ * number of events; *events is one heap block for the caller to free. Malformed lines are
+ * skipped (the keypairs stage reports them). */
 size_t kx_eda_parse_events(const char *data, size_t len, kx_eda_event **events);
 
 /* Scans the keystroke files of <cleaned_dir>/<dev>/raw_data for each device (02 §1 discovery,

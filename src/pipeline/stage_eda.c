@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "core/eda.h"
+#include "core/keystroke.h"
 #include "io/fs.h"
 #include "io/json.h"
 #include "pipeline/eda_inputs.h"
@@ -23,73 +24,49 @@
 
 #define COMPONENT "eda"
 
-/* ---- keystroke line parsing: TEMPORARY ADAPTER (replace with core/keystroke.h) ------------------- */
-
-static bool contains(const char *s, size_t n, const char *needle)
-{
-    size_t k = strlen(needle);
-    for (size_t i = 0; i + k <= n; i++)
-        if (!memcmp(s + i, needle, k)) return true;
-    return false;
-}
-
-/* 01 §2 rule 5 number syntax after trimming spaces/tabs. */
-static bool parse_time(const char *s, size_t n, double *out)
-{
-    while (n && (*s == ' ' || *s == '\t')) s++, n--;
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
-    size_t i = 0, d1 = 0, d2 = 0;
-    if (i < n && (s[i] == '+' || s[i] == '-')) i++;
-    while (i < n && isdigit((unsigned char)s[i])) i++, d1++;
-    if (i < n && s[i] == '.') {
-        i++;
-        while (i < n && isdigit((unsigned char)s[i])) i++, d2++;
-    }
-    if (!d1 && !d2) return false;
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        size_t de = 0;
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-')) i++;
-        while (i < n && isdigit((unsigned char)s[i])) i++, de++;
-        if (!de) return false;
-    }
-    if (i != n || n >= 64) return false;
-    char buf[64];
-    memcpy(buf, s, n);
-    buf[n] = 0;
-    *out = strtod(buf, NULL);
-    return isfinite(*out);
-}
+/* ---- keystroke files ---------------------------------------------------------------------------- */
 
 size_t kx_eda_parse_events(const char *data, size_t len, kx_eda_event **events)
 {
-    size_t n = 0, cap = 0, pos = 0, lineno = 0;
+    /* Lines and fields with the shared parser of core/keystroke.h (01 §2). Keys that
+     * normalisation changes (rule 9) are copied into a side area at the end of the same
+     * allocation, so *events stays one block the caller frees. */
+    size_t n = 0, cap = 0;
     kx_eda_event *ev = NULL;
-    if (len >= 3 && !memcmp(data, "\xef\xbb\xbf", 3)) pos = 3;
-    while (pos < len) {
-        const char *line = data + pos, *nl = memchr(line, '\n', len - pos);
-        size_t ll = nl ? (size_t)(nl - line) : len - pos;
-        pos += ll + (nl ? 1 : 0);
-        if (ll && line[ll - 1] == '\r' && (nl || pos == len)) ll--;
-        lineno++;
-        if (lineno == 1 && (contains(line, ll, "Press") || contains(line, ll, "Time"))) continue;
-        if (!ll) continue;
-        const char *c1 = memchr(line, ',', ll), *c2 = line + ll;
-        while (c2 > line && c2[-1] != ',') c2--;
-        if (!c1 || c2 - 1 == c1) continue; /* too_few_fields */
-        double t;
-        bool press = c1 - line == 1 && line[0] == 'P';
-        if (!(press || (c1 - line == 1 && line[0] == 'R'))) continue;
-        if (!parse_time(c2, (size_t)(line + ll - c2), &t)) continue;
-        if (n == cap) ev = kx_grow(ev, &cap, n + 1, sizeof *ev);
-        const char *key = c1 + 1;
-        uint32_t kl = (uint32_t)(c2 - 1 - key);
-        /* key normalisation limited to ASCII A-Z here; the shared parser does full Unicode */
-        static const char lower[] = "abcdefghijklmnopqrstuvwxyz";
-        if (kl == 1 && key[0] >= 'A' && key[0] <= 'Z') key = &lower[key[0] - 'A'];
-        ev[n++] = (kx_eda_event){kl ? key : NULL, kl, press, t};
+    uint32_t *norm_at = NULL; /* per event: 1 + offset into norm, or 0 */
+    size_t norm_cap = 0;
+    kx_buf norm = KX_BUF_INIT;
+    kx_ks_lines it;
+    kx_ks_lines_init(&it, data, len);
+    const char *line;
+    size_t ll;
+    long lineno;
+    while (kx_ks_lines_next(&it, &line, &ll, &lineno)) {
+        kx_ks_event e;
+        if (kx_ks_parse_line(line, ll, &e) != KX_KS_OK) continue;
+        ev = kx_grow(ev, &cap, n + 1, sizeof *ev);
+        norm_at = kx_grow(norm_at, &norm_cap, n + 1, sizeof *norm_at);
+        char buf[4];
+        size_t kl;
+        const char *k = kx_ks_normalize_key(e.key, e.key_len, buf, &kl);
+        norm_at[n] = 0;
+        if (k == buf) {
+            norm_at[n] = (uint32_t)norm.len + 1;
+            kx_buf_put(&norm, buf, kl);
+        }
+        ev[n++] = (kx_eda_event){kl ? k : NULL, (uint32_t)kl, e.press, e.time};
     }
-    *events = ev;
+    kx_eda_event *out = kx_malloc(n * sizeof *out + norm.len + 1);
+    char *side = (char *)(out + n);
+    if (norm.len) memcpy(side, norm.data, norm.len);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = ev[i];
+        if (norm_at[i]) out[i].key = side + norm_at[i] - 1;
+    }
+    free(ev);
+    free(norm_at);
+    kx_buf_free(&norm);
+    *events = out;
     return n;
 }
 
