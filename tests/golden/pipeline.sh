@@ -16,7 +16,9 @@ golden() {
     rm -rf "$t"; return
   fi
   pass "golden/$set/run"
-  python3 "$KEYETL_SHARED/tools/compare.py" "$KEYETL_SHARED/data/$set/expected" "$t/a/v" >"$t/cmp.txt" 2>&1
+  local exp
+  exp=$(python3 "$(dirname "$0")/expected_utf8.py" "$KEYETL_SHARED/data/$set/expected" "$t/expected")
+  python3 "$KEYETL_SHARED/tools/compare.py" "$exp" "$t/a/v" >"$t/cmp.txt" 2>&1
   while read -r status cat path rest; do
     case "$status" in
       PASS) pass "golden/$set/$path" ;;
