@@ -33,10 +33,12 @@ def main():
         print(src)
         return
     shutil.copytree(src, dst)
+    for root, dirs, files in os.walk(dst):  # the shared tree is read-only; the copy is ours
+        for n in dirs + files:
+            os.chmod(os.path.join(root, n), 0o755 if n in dirs else 0o644)
     for rel in bad:
         p = os.path.join(dst, rel)
         data = open(p, "rb").read()
-        os.chmod(p, 0o644)
         open(p, "wb").write(fallback(data))
     print(dst)
 
