@@ -8,7 +8,10 @@
  * The encoder emits RLE runs for 8+ repeats and bit-packs the rest in groups of 8 (the last
  * group padded with zeros; readers stop after the value count they know).
  */
+#include <stdlib.h>
 #include <string.h>
+
+#include "util/mem.h"
 
 #include "parquet/pq_internal.h"
 
@@ -83,27 +86,18 @@ void kx_rle_encode(kx_buf *out, const uint32_t *v, size_t n, int bw)
 
 void kx_rle_encode_u8(kx_buf *out, const uint8_t *v, size_t n, int bw)
 {
-    /* levels: widen in chunks to reuse the u32 encoder; runs may span chunk borders, which
-     * only costs an extra run header. */
-    uint32_t tmp[4096];
-    size_t i = 0;
-    while (i < n) {
-        size_t m = n - i < 4096 ? n - i : 4096;
-        /* fast path: all equal */
-        size_t k = 0;
-        while (k < m && v[i + k] == v[i]) k++;
-        if (k == m) {
-            size_t j = i + m;
-            while (j < n && v[j] == v[i]) j++;
-            put_rle_run(out, v[i], j - i, bw);
-            i = j;
-            continue;
-        }
-        for (k = 0; k < m; k++) tmp[k] = v[i + k];
-        /* keep chunks a multiple of 8 so padding only happens at the very end */
-        kx_rle_encode(out, tmp, m, bw);
-        i += m;
+    /* Fast path for the common all-equal page (e.g. no nulls); otherwise widen once (a
+     * bit-packed run may only be padded at the very end, so no chunking). */
+    size_t k = 0;
+    while (k < n && v[k] == v[0]) k++;
+    if (k == n) {
+        if (n) put_rle_run(out, v[0], n, bw);
+        return;
     }
+    uint32_t *tmp = kx_malloc(n * sizeof *tmp);
+    for (k = 0; k < n; k++) tmp[k] = v[k];
+    kx_rle_encode(out, tmp, n, bw);
+    free(tmp);
 }
 
 int kx_rle_decode(const uint8_t *p, size_t len, int bw, uint32_t *out, size_t n,
