@@ -1,10 +1,20 @@
-/* table_parquet.c — Parquet side of the table writer (kx_tw).
+/* table_parquet.c — Parquet side of the table writer (kx_tw), on top of src/parquet.
  *
- * Placeholder until the Parquet writer lands (issue 3): opening a Parquet sink fails with a
- * clear message, so OUTPUT_FORMATS=csv works and parquet is reported as unavailable. */
+ * Mapping (spec 04 §4): every column is OPTIONAL; KX_COL_BOOL → BOOLEAN, KX_COL_INT64 →
+ * INT64, KX_COL_DOUBLE → DOUBLE, KX_COL_STRING → BYTE_ARRAY UTF8/STRING. A row is null when
+ * valid[i] == 0, and a double is also null when it is not finite (the CSV writer prints
+ * NaN/±inf as an empty field, so both formats agree; 04 §5). Strings go through the UTF-8
+ * fallback rule (04 §1) exactly like CSV. Strings and INT64 columns try dictionary encoding.
+ */
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "io/table.h"
+#include "io/text.h"
+#include "parquet/parquet.h"
+#include "pipeline/config.h"
+#include "util/mem.h"
 
 struct kx_pq_sink;
 struct kx_pq_sink *kx_pq_sink_open(const char *path, const kx_colspec *cols, size_t ncols,
@@ -13,24 +23,160 @@ int kx_pq_sink_write(struct kx_pq_sink *s, size_t nrows, const kx_column *cols, 
 int kx_pq_sink_commit(struct kx_pq_sink *s, kx_err *err);
 void kx_pq_sink_abort(struct kx_pq_sink *s);
 
+struct kx_pq_sink {
+    kx_pqw *w;
+    const kx_colspec *cols;
+    size_t ncols;
+    kx_pq_values *vals;
+    uint8_t **valid;      /* per column scratch (doubles) */
+    kx_pq_bytes **strs;   /* per column scratch (strings) */
+    size_t cap;           /* rows the scratch arrays hold */
+    kx_buf *arena;        /* per column: sanitized strings of the current batch */
+};
+
+static int map_codec(int c)
+{
+    switch (c) {
+    case KX_CODEC_SNAPPY: return KX_PQ_CODEC_SNAPPY;
+    case KX_CODEC_NONE: return KX_PQ_CODEC_NONE;
+    default: return KX_PQ_CODEC_ZSTD;
+    }
+}
+
+static kx_pq_type map_type(kx_coltype t)
+{
+    switch (t) {
+    case KX_COL_BOOL: return KX_PQ_BOOLEAN;
+    case KX_COL_INT64: return KX_PQ_INT64;
+    case KX_COL_DOUBLE: return KX_PQ_DOUBLE;
+    default: return KX_PQ_BYTE_ARRAY;
+    }
+}
+
 struct kx_pq_sink *kx_pq_sink_open(const char *path, const kx_colspec *cols, size_t ncols,
                                    const kx_table_opts *opts, kx_err *err)
 {
-    (void)cols; (void)ncols; (void)opts;
-    kx_fail(err, "cannot write %s: Parquet output is not available in this build", path);
-    return NULL;
+    kx_pq_colspec *specs = kx_calloc(ncols ? ncols : 1, sizeof *specs);
+    for (size_t j = 0; j < ncols; j++) {
+        specs[j].name = cols[j].name;
+        specs[j].type = map_type(cols[j].type);
+        specs[j].optional = true;
+        specs[j].utf8 = cols[j].type == KX_COL_STRING;
+        specs[j].dictionary = cols[j].type == KX_COL_STRING || cols[j].type == KX_COL_INT64;
+    }
+    kx_pq_kv kv[2] = {{"fpd.table", opts->table_name}, {"fpd.schema_version", "1"}};
+    kx_pqw_opts po = {
+        .codec = map_codec(opts->compression),
+        .row_group_rows = opts->row_group_rows,
+        .kv = opts->table_name ? kv : kv + 1,
+        .nkv = opts->table_name ? 2 : 1,
+    };
+    kx_pqw *w = kx_pqw_open(path, specs, ncols, &po, err);
+    free(specs);
+    if (!w) return NULL;
+    struct kx_pq_sink *s = kx_calloc(1, sizeof *s);
+    s->w = w;
+    s->cols = cols;
+    s->ncols = ncols;
+    s->vals = kx_calloc(ncols ? ncols : 1, sizeof *s->vals);
+    s->valid = kx_calloc(ncols ? ncols : 1, sizeof *s->valid);
+    s->strs = kx_calloc(ncols ? ncols : 1, sizeof *s->strs);
+    s->arena = kx_calloc(ncols ? ncols : 1, sizeof *s->arena);
+    return s;
+}
+
+static void reserve_rows(struct kx_pq_sink *s, size_t nrows)
+{
+    if (nrows <= s->cap) return;
+    for (size_t j = 0; j < s->ncols; j++) {
+        free(s->valid[j]);
+        free(s->strs[j]);
+        s->valid[j] = NULL;
+        s->strs[j] = NULL;
+        if (s->cols[j].type == KX_COL_DOUBLE) s->valid[j] = kx_malloc(nrows);
+        if (s->cols[j].type == KX_COL_STRING) s->strs[j] = kx_malloc(nrows * sizeof(kx_pq_bytes));
+    }
+    s->cap = nrows;
+}
+
+/* Doubles: null also when not finite (NaN, ±inf), as in CSV. */
+static const uint8_t *double_valid(uint8_t *scratch, const kx_column *c, size_t n)
+{
+    const double *v = c->values;
+    bool any = c->valid != NULL;
+    for (size_t i = 0; i < n && !any; i++) any = !isfinite(v[i]);
+    if (!any) return NULL;
+    for (size_t i = 0; i < n; i++) scratch[i] = (uint8_t)((!c->valid || c->valid[i]) && isfinite(v[i]));
+    return scratch;
+}
+
+/* Strings: valid UTF-8 is passed through; otherwise the sanitized copy (at most 2 bytes
+ * per input byte) lives in this column's arena, reserved up front so it never moves. */
+static void strings(kx_buf *arena, kx_pq_bytes *out, const kx_column *c, size_t n)
+{
+    const kx_strref *in = c->values;
+    size_t need = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool present = !c->valid || c->valid[i];
+        out[i].ptr = present ? in[i].ptr : NULL;
+        out[i].len = present ? in[i].len : 0;
+        if (present && !kx_utf8_valid(in[i].ptr, in[i].len)) {
+            need += 2 * (size_t)in[i].len;
+            out[i].ptr = NULL; /* marks "sanitize" for the second pass */
+        }
+    }
+    kx_buf_reset(arena);
+    if (!need) return;
+    kx_buf_reserve(arena, need);
+    for (size_t i = 0; i < n; i++) {
+        if (out[i].ptr || !(!c->valid || c->valid[i]) || in[i].len == 0) continue;
+        size_t at = arena->len;
+        kx_utf8_append_sanitized(arena, in[i].ptr, in[i].len);
+        out[i].ptr = arena->data + at;
+        out[i].len = (uint32_t)(arena->len - at);
+    }
 }
 
 int kx_pq_sink_write(struct kx_pq_sink *s, size_t nrows, const kx_column *cols, kx_err *err)
 {
-    (void)s; (void)nrows; (void)cols;
-    return kx_fail(err, "Parquet output is not available in this build");
+    reserve_rows(s, nrows);
+    for (size_t j = 0; j < s->ncols; j++) {
+        const kx_column *c = &cols[j];
+        s->vals[j].values = c->values;
+        s->vals[j].valid = c->valid;
+        if (s->cols[j].type == KX_COL_DOUBLE) s->vals[j].valid = double_valid(s->valid[j], c, nrows);
+        if (s->cols[j].type == KX_COL_STRING) {
+            strings(&s->arena[j], s->strs[j], c, nrows);
+            s->vals[j].values = s->strs[j];
+        }
+    }
+    return kx_pqw_write(s->w, nrows, s->vals, err);
+}
+
+static void free_sink(struct kx_pq_sink *s)
+{
+    for (size_t j = 0; j < s->ncols; j++) {
+        free(s->valid[j]);
+        free(s->strs[j]);
+        kx_buf_free(&s->arena[j]);
+    }
+    free(s->arena);
+    free(s->valid);
+    free(s->strs);
+    free(s->vals);
+    free(s);
 }
 
 int kx_pq_sink_commit(struct kx_pq_sink *s, kx_err *err)
 {
-    (void)s;
-    return kx_fail(err, "Parquet output is not available in this build");
+    int rc = kx_pqw_commit(s->w, err);
+    free_sink(s);
+    return rc;
 }
 
-void kx_pq_sink_abort(struct kx_pq_sink *s) { (void)s; }
+void kx_pq_sink_abort(struct kx_pq_sink *s)
+{
+    if (!s) return;
+    kx_pqw_abort(s->w);
+    free_sink(s);
+}
