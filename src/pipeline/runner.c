@@ -289,6 +289,7 @@ typedef struct run_state {
     kx_log *log;
     kx_run_result *res;
     FILE *out;
+    FILE *err;
 } run_state;
 
 static int stop(run_state *rs, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -298,7 +299,7 @@ static int stop(run_state *rs, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(rs->res->message, sizeof rs->res->message, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "keyetl run: %s\n", rs->res->message);
+    fprintf(rs->err, "keyetl run: %s\n", rs->res->message);
     rs->res->exit_code = code;
     return code;
 }
@@ -441,7 +442,7 @@ static int choose_version(run_state *rs, run_plan *p, kx_catalog *cat, json_t *l
     default: break;
     }
     /* §6.4: base version for full runs */
-    if (p->mode == KX_MODE_FULL && rs->cfg->incremental && cur && strcmp(str_at(cur, "id"), p->vid) != 0 &&
+    if (p->mode == KX_MODE_FULL && rs->cfg->incremental && cur && (p->create || strcmp(str_at(cur, "id"), p->vid) != 0) &&
         stage_completed(cur, "clean_data") && stage_completed(cur, "extract_keypairs")) {
         p->base_vid = kx_strdup(str_at(cur, "id"));
         p->base_record = json_deep_copy(cur);
@@ -1012,7 +1013,7 @@ static int execute(run_state *rs, run_plan *p)
         } else if (r > 0) {
             code = KX_EXIT_STAGE_FAILED;
             rs->res->exit_code = code;
-            fprintf(stderr, "keyetl run: %s\n", rs->res->message);
+            fprintf(rs->err, "keyetl run: %s\n", rs->res->message);
         }
     }
     if (code == KX_EXIT_OK) {
@@ -1049,7 +1050,8 @@ int kx_run(const kx_config *cfg, const kx_run_opts *opts, kx_log *log, kx_run_re
     kx_run_result dummy;
     if (!res) res = &dummy;
     memset(res, 0, sizeof *res);
-    run_state rs = {cfg, opts, opts->defs ? opts->defs : kx_stage_defs, log, res, opts->out ? opts->out : stdout};
+    run_state rs = {cfg, opts, opts->defs ? opts->defs : kx_stage_defs, log, res, opts->out ? opts->out : stdout,
+                    opts->err ? opts->err : stderr};
     run_plan p;
     memset(&p, 0, sizeof p);
     bool nothing = false;

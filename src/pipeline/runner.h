@@ -44,6 +44,7 @@ typedef struct kx_run_opts {
     char **argv;
     const kx_stage_def *defs;       /* NULL = kx_stage_defs; tests pass fakes */
     FILE *out;                      /* plan, chosen mode, summary; NULL = stdout */
+    FILE *err;                      /* error messages; NULL = stderr */
 } kx_run_opts;
 
 typedef struct kx_run_result {
