@@ -192,9 +192,9 @@ int kx_config_load(kx_config *c, const char *config_dir, const kx_config_overrid
     int rc = -1;
     if (kx_exists(env_path)) {
         if (load_file(c, env_path, notes, err) != 0) goto out;
-    } else if (kx_exists(".env")) {
+    } else if (kx_exists("./.env")) {
         note(notes, KX_LOG_WARNING, "%s not found; reading ./.env instead (move it to %s)", env_path, env_path);
-        if (load_file(c, ".env", notes, err) != 0) goto out;
+        if (load_file(c, "./.env", notes, err) != 0) goto out;
     }
     if (kx_exists(local_path) && load_file(c, local_path, notes, err) != 0) goto out;
     for (size_t i = 0; i < kx_settings_count; i++) {
