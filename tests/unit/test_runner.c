@@ -12,6 +12,7 @@
 #include "pipeline/runner.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/progress.h"
 #include "test.h"
 
 static int fake_fail = -1, fake_kill = -1;
@@ -546,4 +547,13 @@ TEST(runner_names_and_ids)
     for (const char *p = host; *p; p++) CHECK(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-' || *p == '_');
     CHECK_EQ_INT(kx_run_mode_parse("incr"), KX_MODE_INCR);
     CHECK_EQ_INT(kx_run_mode_parse("fast"), -1);
+}
+
+TEST(runner_progress_line_format)
+{
+    char line[200];
+    kx_progress_format(line, sizeof line, "keypairs", 120, 1000, 2.0);
+    CHECK_EQ_STR(line, "keypairs: 120/1000 users (60.0 users/s, ETA 15s)");
+    kx_progress_format(line, sizeof line, "clean", 10, 10, 4.0);
+    CHECK_EQ_STR(line, "clean: 10/10 users (2.5 users/s)");
 }
