@@ -143,6 +143,41 @@ void kx_config_free(kx_config *c)
     }
     for (size_t i = 0; i < c->n_device_types; i++) free(c->device_types[i]);
     c->n_device_types = 0;
+    for (size_t i = 0; i < sizeof c->owned_sources / sizeof c->owned_sources[0]; i++) {
+        free(c->owned_sources[i]);
+        c->owned_sources[i] = NULL;
+    }
+}
+
+const char *kx_config_own_source(kx_config *c, const char *label)
+{
+    for (size_t i = 0; i < sizeof c->owned_sources / sizeof c->owned_sources[0]; i++) {
+        if (c->owned_sources[i] && !strcmp(c->owned_sources[i], label)) return c->owned_sources[i];
+        if (!c->owned_sources[i]) return c->owned_sources[i] = kx_strdup(label);
+    }
+    return "file"; /* more than 4 distinct files: never happens with the fixed layers */
+}
+
+#define KX_REDACTED "***REDACTED***"
+
+char *kx_config_get_display(const kx_config *c, size_t i)
+{
+    char *v = kx_config_get_text(c, i);
+    if (!kx_settings[i].secret || !*v) return v;
+    if (!strcmp(kx_settings[i].key, "METADATA_DB_URL")) {
+        /* scheme://user:password@host/... -> only the password is hidden */
+        char *scheme = strstr(v, "://");
+        char *at = scheme ? strrchr(scheme + 3, '@') : NULL;
+        char *colon = scheme && at ? memchr(scheme + 3, ':', (size_t)(at - (scheme + 3))) : NULL;
+        if (colon) {
+            char *r = kx_asprintf("%.*s:%s%s", (int)(colon - v), v, KX_REDACTED, at);
+            free(v);
+            return r;
+        }
+        if (scheme && !at) return v; /* no credentials in the URL */
+    }
+    free(v);
+    return kx_strdup(KX_REDACTED);
 }
 
 static int set_value(kx_config *c, const char *k, const char *v, kx_err *err)

@@ -51,8 +51,10 @@ typedef struct kx_config {
     int64_t parquet_row_group_rows;
     int log_level;           /* KX_LOG_* */
 
-    /* Provenance: source name per registry entry ("default", ".env", "environment", ...). */
+    /* Provenance: source name per registry entry ("default", "config/.env", "environment",
+     * "command line", ...). Points at static text or at owned_sources. */
     const char *source[40];
+    char *owned_sources[4]; /* file-name labels owned by the config (freed by kx_config_free) */
 } kx_config;
 
 typedef struct kx_setting_def {
@@ -76,6 +78,11 @@ int kx_config_validate(const kx_config *c, kx_err *err);
 int kx_setting_index(const char *key);
 /* Current value of setting i as text (secrets not redacted); caller frees. */
 char *kx_config_get_text(const kx_config *c, size_t i);
+/* Value of setting i as shown to people and written to logs and records: secrets that are
+ * set become "***REDACTED***" (for METADATA_DB_URL only the password part); caller frees. */
+char *kx_config_get_display(const kx_config *c, size_t i);
+/* Keeps a copy of a source label for the lifetime of c and returns it (at most 4). */
+const char *kx_config_own_source(kx_config *c, const char *label);
 /* Effective METADATA_DB path (default derived from ARTIFACTS_DIR); caller frees. */
 char *kx_config_metadata_db(const kx_config *c);
 
