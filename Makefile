@@ -45,6 +45,10 @@ $(B)/keyetl: $(call objs,$(B),$(CLI_SRC)) $(B)/libkeyetl.a
 $(B)/test_unit: $(call objs,$(B),$(TEST_SRC)) $(B)/libkeyetl.a
 	$(CC) $(OPT) -o $@ $^ $(LIBS)
 
+# Test-only driver: runs stage functions directly on a hand-built version folder.
+$(B)/keyetl-stage: $(call objs,$(B),tests/tools/stage_driver.c) $(B)/libkeyetl.a
+	$(CC) $(OPT) -o $@ $^ $(LIBS)
+
 # ---- sanitizer build (ASan + UBSan) -----------------------------------------------------------
 $(BA)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -60,6 +64,9 @@ $(BA)/keyetl: $(call objs,$(BA),$(CLI_SRC)) $(BA)/libkeyetl.a
 $(BA)/test_unit: $(call objs,$(BA),$(TEST_SRC)) $(BA)/libkeyetl.a
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
+$(BA)/keyetl-stage: $(call objs,$(BA),tests/tools/stage_driver.c) $(BA)/libkeyetl.a
+	$(CC) $(SAN) -o $@ $^ $(LIBS)
+
 # ---- fuzzing (clang libFuzzer) ----------------------------------------------------------------
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 build-fuzz/%: tests/fuzz/%.c $(LIB_SRC)
@@ -73,7 +80,7 @@ deps:
 deps-test:
 	@scripts/install-deps.sh --test
 
-test-build: $(B)/keyetl $(B)/test_unit $(BA)/keyetl $(BA)/test_unit
+test-build: $(B)/keyetl $(B)/test_unit $(B)/keyetl-stage $(BA)/keyetl $(BA)/test_unit $(BA)/keyetl-stage
 
 test: deps-test
 	@$(MAKE) --no-print-directory test-build

@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 export KEYETL_ROOT=$PWD
 export KEYETL_BIN=$PWD/build/keyetl
 export KEYETL_BIN_ASAN=$PWD/build-asan/keyetl
+export KEYETL_STAGE_BIN=${KEYETL_STAGE_BIN:-$PWD/build/keyetl-stage}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 if [ -z "${KEYETL_SHARED:-}" ]; then

@@ -110,7 +110,7 @@ PYEOF
     ok*) pass "browser/${name}_screenshot" ;;
     *) fail "browser/${name}_screenshot" "rendered page looks blank ($verdict)" ;;
   esac
-  [ -n "${KEEP_SCREENSHOT:-}" ] && cp "$dir/shot.png" "$KEEP_SCREENSHOT-$name.png"
+  if [ -n "${KEEP_SCREENSHOT:-}" ]; then cp "$dir/shot.png" "$KEEP_SCREENSHOT-$name.png"; fi
 }
 
 check_report report_few_users 6

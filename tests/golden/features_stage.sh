@@ -9,6 +9,7 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 BIN=${KEYETL_BIN:-build/keyetl}
+STAGE_BIN=${KEYETL_STAGE_BIN:-build/keyetl-stage}
 need_shared features_stage || exit 0
 
 for set in fpd-dev edge; do
@@ -19,7 +20,7 @@ for set in fpd-dev edge; do
   vid=golden-features
   mkdir -p "$art/$vid/keypairs"
   cp "$exp/keypairs/keypairs.csv" "$art/$vid/keypairs/"
-  out=$("$BIN" run --artifacts-dir "$art" --version-id "$vid" -s features -s top_il \
+  out=$("$STAGE_BIN" --artifacts-dir "$art" --version-id "$vid" -s features -s top_il \
         --output-formats csv --quiet 2>&1)
   rc=$?
   if [ $rc -ne 0 ]; then

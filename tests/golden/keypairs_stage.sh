@@ -13,6 +13,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
 BIN=${KEYETL_BIN:-build/keyetl}
+STAGE_BIN=${KEYETL_STAGE_BIN:-build/keyetl-stage}
 PY=/usr/bin/python3
 
 build_layout() { # set_dir version_dir [partition_batch_size]
@@ -72,7 +73,7 @@ PYEOF
 
 run_kp() { # artifacts version extra-args...
   local art=$1 vid=$2; shift 2
-  "$BIN" run --artifacts-dir "$art" --version-id "$vid" -s keypairs --output-formats csv --quiet "$@" >/dev/null 2>"$art/$vid.err"
+  "$STAGE_BIN" --artifacts-dir "$art" --version-id "$vid" -s keypairs --output-formats csv --quiet "$@" >/dev/null 2>"$art/$vid.err"
 }
 
 same_outputs() { # dirA dirB
@@ -99,7 +100,7 @@ ln -s /nonexistent/file "$worked/1_1_2_$U.csv"             # unreadable: file_re
 printf 'x\n' >"$worked/notes.txt"; printf 'x\n' >"$worked/1_1_$U.csv"  # not keystroke files
 printf 'P,m,1\nR,m,2\nP,n,3\nR,n,4\n' >"$tmp/syn/v/cleaned_data/mobile/raw_data/batch_001/$U/2_1_1_$U.csv"
 printf 'P,k,1\nR,k,2\nP,l,3\n' >"$tmp/syn/v/cleaned_data/desktop/raw_data/batch_002/$V/3_1_1_$V.csv"
-if "$BIN" run --artifacts-dir "$tmp/syn" --version-id v -s keypairs --output-formats csv --device-types desktop,mobile --quiet >/dev/null 2>"$tmp/syn/err"; then
+if "$STAGE_BIN" --artifacts-dir "$tmp/syn" --version-id v -s keypairs --output-formats csv --device-types desktop,mobile --quiet >/dev/null 2>"$tmp/syn/err"; then
   kp="$tmp/syn/v/keypairs/keypairs.csv"; meta="$tmp/syn/v/etl_metadata/keypairs"
   # rows: U desktop (worked example, 10 rows), U mobile (1 row), then V (1 row, invalid)
   order=$("$PY" -c 'import csv,sys,itertools; r=list(csv.reader(open(sys.argv[1],newline="")))[1:]; print(" ".join("%d:%s,%s" % (len(list(g)), k[0], k[1]) for k, g in itertools.groupby(r, key=lambda x: (x[0], x[19]))), end=" ")' "$kp")
@@ -114,7 +115,7 @@ if "$BIN" run --artifacts-dir "$tmp/syn" --version-id v -s keypairs --output-for
   fi
   # a rerun replaces both folders: processing_log.json (no read error any more) disappears
   rm "$worked/1_1_2_$U.csv" "$tmp/syn/v/cleaned_data/desktop/raw_data/batch_002/$V/3_1_1_$V.csv"
-  "$BIN" run --artifacts-dir "$tmp/syn" --version-id v -s keypairs --output-formats csv --quiet >/dev/null 2>&1
+  "$STAGE_BIN" --artifacts-dir "$tmp/syn" --version-id v -s keypairs --output-formats csv --quiet >/dev/null 2>&1
   if [ ! -e "$meta/processing_log.json" ] && [ -e "$meta/invalid_sequences.csv" ] && [ ! -e "$tmp/syn/v/.keypairs.partial" ] &&
      [ "$(ls "$tmp/syn/v/keypairs")" = keypairs.csv ]; then
     pass keypairs_stage/synthetic_rerun_replaces_outputs

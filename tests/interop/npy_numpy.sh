@@ -47,8 +47,9 @@ fi
 # The stage itself (kx_stage_kvc over the keypairs table reader), on a version folder that
 # holds fpd-dev's expected keypairs.csv: `keyetl run -s kvc` with the default formats.
 BIN=${KEYETL_BIN:-build/keyetl}
+STAGE_BIN=${KEYETL_STAGE_BIN:-build/keyetl-stage}
 mkdir -p "$T/art/v/keypairs" && cp "$KP" "$T/art/v/keypairs/"
-if "$BIN" run --artifacts-dir "$T/art" --version-id v --quiet -s kvc >"$T/run.log" 2>&1; then
+if "$STAGE_BIN" --artifacts-dir "$T/art" --version-id v --quiet -s kvc >"$T/run.log" 2>&1; then
   V=$T/art/v
   "$PY" tests/interop/npy_check.py kvc "$V/keypairs/keypairs.csv" "$V/kvc_features" 62 21 252 126 |
     sed 's/^\(PASS\|FAIL\) /\1 npy_stage_fpd_dev_/'
