@@ -20,12 +20,23 @@ golden() {
   exp=$(python3 "$(dirname "$0")/expected_utf8.py" "$KEYETL_SHARED/data/$set/expected" "$t/expected")
   python3 "$KEYETL_SHARED/tools/compare.py" "$exp" "$t/a/v" >"$t/cmp.txt" 2>&1
   while read -r status cat path rest; do
+    path=${path%:}
     case "$status" in
       PASS) pass "golden/$set/$path" ;;
       FAIL) fail "golden/$set/$path" "$(grep -A3 " $path:" "$t/cmp.txt" | sed -n '2,4p' | tr '\n' ' ' | cut -c1-400)" ;;
     esac
   done < <(grep -E '^(PASS|FAIL) ' "$t/cmp.txt")
   tail -n 1 "$t/cmp.txt" | grep -qE '^[0-9]+ passed, 0 failed$' || fail "golden/$set/compare" "$(tail -n 1 "$t/cmp.txt")"
+
+  # Parquet and CSV twins hold identical values (04 §5): keyetl's own reader converts each
+  # Parquet table back to CSV, which must equal the CSV written next to it byte for byte.
+  local pq n=0 bad=""
+  while read -r pq; do
+    n=$((n + 1))
+    "$BIN" convert "$pq" "$t/twin.csv" >/dev/null 2>&1 && cmp -s "$t/twin.csv" "${pq%.parquet}.csv" || bad="$bad ${pq#$t/a/v/}"
+  done < <(find "$t/a/v" -name '*.parquet' | sort)
+  if [ "$n" -ge 8 ] && [ -z "$bad" ]; then pass "golden/$set/parquet_equals_csv ($n tables)"
+  else fail "golden/$set/parquet_equals_csv" "n=$n differing:$bad"; fi
 
   # Determinism across PARALLEL_WORKERS and BATCH_SIZE.
   "$BIN" run --source "$KEYETL_SHARED/data/$set/web_app_data" --artifacts-dir "$t/b" --version-id v --quiet \
@@ -40,3 +51,19 @@ golden() {
 
 golden edge
 golden fpd-dev
+
+# The whole pipeline under AddressSanitizer + UBSan (leaks included) on the edge fixture.
+asan_run() {
+  need_shared "golden/edge/asan_pipeline" || return
+  local bin=${KEYETL_BIN_ASAN:-build-asan/keyetl}
+  [ -x "$bin" ] || { skip "golden/edge/asan_pipeline" "no ASan binary ($bin)"; return; }
+  local t; t=$(mktmp)
+  if "$bin" run --source "$KEYETL_SHARED/data/edge/web_app_data" --artifacts-dir "$t/a" --version-id v \
+       --quiet >"$t/log" 2>&1 && ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error' "$t/log"; then
+    pass "golden/edge/asan_pipeline"
+  else
+    fail "golden/edge/asan_pipeline" "$(grep -m3 -E 'Sanitizer|runtime error|FAIL' "$t/log" | tr '\n' ' ' | cut -c1-300)"
+  fi
+  rm -rf "$t"
+}
+asan_run

@@ -19,3 +19,21 @@ fi
 mkdir -p "$tmp/out"
 if ! "$tmp/write_samples" "$tmp/out"; then fail parquet_interop "write_samples failed"; exit 0; fi
 (cd tests/interop && node check.mjs "$tmp/out")
+
+# Every Parquet table the pipeline writes for the real snapshot (keypairs, feature and top-k
+# tables, kvc tables), checked the same way against its CSV twin.
+if [ -n "${KEYETL_SHARED:-}" ] && [ -d "$KEYETL_SHARED/data/fpd-dev/web_app_data" ]; then
+  if build/keyetl run --source "$KEYETL_SHARED/data/fpd-dev/web_app_data" --artifacts-dir "$tmp/art" \
+       --version-id v --quiet >"$tmp/run.log" 2>&1; then
+    mkdir -p "$tmp/pipe"
+    find "$tmp/art/v" -name '*.parquet' | sort | while read -r pq; do
+      rel=${pq#$tmp/art/v/}; flat=${rel//\//__}
+      cp "$pq" "$tmp/pipe/$flat"; cp "${pq%.parquet}.csv" "$tmp/pipe/${flat%.parquet}.csv"
+    done
+    (cd tests/interop && CHECK_ANY_TABLE=1 node check.mjs "$tmp/pipe") | sed 's/^\(PASS\|FAIL\) /\1 fpd-dev-pipeline\//'
+  else
+    fail parquet_interop_pipeline "keyetl run failed: $(tail -n 2 "$tmp/run.log" | tr '\n' ' ')"
+  fi
+else
+  skip parquet_interop_pipeline "../shared is absent (fpd-dev snapshot not available)"
+fi
