@@ -84,30 +84,30 @@ void kx_synth_defaults(kx_synth_params *p)
     p->workers = 1;
     p->broken_fraction = 0.35;
     p->mobile_fraction = 0.1;
-    p->instant_fraction = 0.12;
+    p->instant_fraction = 0.13;
     p->caps_lock_fraction = 0.08;
-    p->text_median_chars = 185;
+    p->text_median_chars = 152;
     p->long_text_prob = 0.02;
     p->min_rows = 300;
-    p->hold_median_ms = 100;
+    p->hold_median_ms = 106;
     p->hold_user_sigma = 0.22;
     p->hold_sigma = 0.28;
-    p->hold_tail_prob = 0.012;
-    p->pp_median_ms = 215;
+    p->hold_tail_prob = 0.025;
+    p->pp_median_ms = 250;
     p->pp_user_sigma = 0.3;
-    p->pp_sigma = 0.5;
+    p->pp_sigma = 0.42;
     p->digram_spread = 0.25;
-    p->pause_prob = 0.06;
-    p->pause_median_ms = 1800;
-    p->pause_sigma = 0.7;
+    p->pause_prob = 0.12;
+    p->pause_median_ms = 2000;
+    p->pause_sigma = 0.9;
     p->typo_prob = 0.03;
     p->shift_lead_ms = 110;
     p->shift_lag_ms = 40;
     p->shift_early_release = 0.45;
     p->f3_prob = 0.01;
-    p->unreleased_prob = 0.02;
-    p->orphan_prob = 0.01;
-    p->repeat_prob = 0.005;
+    p->unreleased_prob = 0.007;
+    p->orphan_prob = 0.005;
+    p->repeat_prob = 0.003;
     p->epoch_ms = 1735660000000LL;
     p->broken_rows = 250;
 }
@@ -398,7 +398,8 @@ static const char *char_key(const profile *pr, rng *r, const char *s, int *len, 
         low[1] = '\0';
     } else if (strchr("?!\":()", c)) {
         *shift = true;
-        snprintf(low, 8, "%s", c == '?' ? "/" : c == '!' ? "1" : c == '"' ? "'" : c == ':' ? ";" : c == '(' ? "9" : "0");
+        low[0] = (char)c; /* pynput logs the shifted symbol on release too */
+        low[1] = '\0';
     }
     return name;
 }
@@ -448,7 +449,7 @@ static double type_task(const kx_synth_params *p, const profile *pr, rng *r, int
 {
     int target = (int)rng_lognormal(r, p->text_median_chars, 0.18);
     if (rng_unit(r) < p->long_text_prob) target = (int)(target * (3 + 2.5 * rng_unit(r)));
-    if (target < 150) target = 150;
+    if (target < 120) target = 120;
     typist ty = {p, pr, r, e, t0, ' '};
     bool held_armed = rng_unit(r) < p->repeat_prob;
     kx_buf_reset(text);
