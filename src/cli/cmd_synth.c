@@ -16,10 +16,12 @@ static void synth_usage(FILE *f)
 {
     fprintf(f,
             "usage: keyetl synth --users N --seed S [options] OUT_DIR\n"
-            "  Writes a flat raw snapshot (spec 01 §1) with N synthetic users into OUT_DIR.\n"
+            "  Writes a flat raw snapshot (spec 01 §1) with N synthetic users into OUT_DIR, which\n"
+            "  must be absent or empty (generated as OUT_DIR.partial, renamed at the end).\n"
+            "  Typing model and parameters: docs/synth.md.\n"
             "  --users N              number of users (required)\n"
             "  --seed S               PRNG seed, unsigned 64-bit (required); same seed = same bytes\n"
-            "  --broken-fraction F    share of users broken on purpose (default 0.2)\n"
+            "  --broken-fraction F    share of users broken on purpose (default 0.35)\n"
             "  --mobile-fraction F    share of mobile users (default 0.1)\n"
             "  --workers N            threads (default: number of CPUs; output does not depend on it)\n");
 }

@@ -118,3 +118,82 @@ TEST(synth_output_passes_clean_with_expected_counts)
     CHECK_EQ_INT(mobile, s.mobile);
     CHECK_EQ_INT(total, s.files);
 }
+
+/* The snapshot folder appears at once (generated as OUT_DIR.partial, then renamed); a
+ * non-empty OUT_DIR is refused and left untouched. */
+TEST(synth_fresh_folder_and_partial_rename)
+{
+    const char *tmp = kx_test_tmpdir();
+    char *out = kx_path_join(tmp, "fresh"), *partial = kx_path_join(tmp, "fresh.partial");
+    kx_synth_params p;
+    kx_synth_summary s;
+    kx_err err;
+    small_params(&p, 5, 2);
+    p.users = 3;
+    int r1 = kx_synth_write(&p, out, &s, &err);
+    bool partial_gone = !kx_exists(partial);
+    kx_dirlist l;
+    size_t n1 = 0;
+    if (kx_list_dir(out, &l, NULL) == 0) {
+        n1 = l.n;
+        kx_dirlist_free(&l);
+    }
+    kx_synth_summary s2;
+    int r2 = kx_synth_write(&p, out, &s2, &err); /* not empty now */
+    bool refused_msg = r2 != 0 && strstr(err.msg, "not empty") != NULL;
+    size_t n2 = 0;
+    if (kx_list_dir(out, &l, NULL) == 0) {
+        n2 = l.n;
+        kx_dirlist_free(&l);
+    }
+    free(out);
+    free(partial);
+    CHECK_EQ_INT(r1, 0);
+    CHECK(partial_gone);
+    CHECK_EQ_INT(n1, s.files);
+    CHECK(refused_msg);
+    CHECK_EQ_INT(n2, n1);
+}
+
+/* Every complete user's keystroke file has >= min_rows data rows and starts with the
+ * header; every user gets the 60 (complete) or fewer files the summary counts. */
+TEST(synth_complete_files_long_enough)
+{
+    const char *tmp = kx_test_tmpdir();
+    char *out = kx_path_join(tmp, "rows");
+    kx_synth_params p;
+    kx_synth_summary s;
+    kx_err err;
+    small_params(&p, 77, 2);
+    p.users = 4;
+    p.broken_fraction = 0.0;
+    p.mobile_fraction = 0.0;
+    int rc = kx_synth_write(&p, out, &s, &err);
+    kx_dirlist l;
+    int64_t csv = 0, short_files = 0, bad_header = 0;
+    if (rc == 0 && kx_list_dir(out, &l, NULL) == 0) {
+        for (size_t i = 0; i < l.n; i++) {
+            const char *nm = l.items[i].name;
+            size_t len = strlen(nm);
+            if (len < 4 || strcmp(nm + len - 4, ".csv") != 0) continue;
+            char *path = kx_path_join(out, nm);
+            kx_buf b = KX_BUF_INIT;
+            kx_read_file(path, &b, NULL);
+            int64_t lines = 0;
+            for (size_t k = 0; k < b.len; k++) lines += b.data[k] == '\n';
+            csv++;
+            short_files += lines - 1 < p.min_rows;
+            bad_header += b.len < 26 || memcmp(b.data, "Press or Release,Key,Time\n", 26) != 0;
+            kx_buf_free(&b);
+            free(path);
+        }
+        kx_dirlist_free(&l);
+    }
+    free(out);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_INT(s.complete, 4);
+    CHECK_EQ_INT(s.files, 4 * 60);
+    CHECK_EQ_INT(csv, 4 * 18);
+    CHECK_EQ_INT(short_files, 0);
+    CHECK_EQ_INT(bad_header, 0);
+}
