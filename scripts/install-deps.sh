@@ -37,7 +37,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ "${1:-}" = "--test" ] && [ -f "$here/tests/interop/package.json" ]; then
-  if [ ! -d "$here/tests/interop/node_modules/@duckdb/node-api" ]; then
+  need_npm=0
+  for m in @duckdb/node-api hyparquet hyparquet-compressors; do
+    [ -d "$here/tests/interop/node_modules/$m" ] || need_npm=1
+  done
+  if [ $need_npm -eq 1 ]; then
     echo "install-deps: npm install in tests/interop"
     (cd "$here/tests/interop" && npm install --no-audit --no-fund --loglevel=error) ||
       echo "install-deps: npm install failed; Parquet interop tests will be skipped"

@@ -1,10 +1,11 @@
 // Checks Parquet files keyetl wrote against their CSV twins with independent readers:
-// DuckDB (@duckdb/node-api) for every file, hyparquet for the non-ZSTD ones (it has no
-// built-in ZSTD). Checks column names and types, row count, null counts, every value.
+// DuckDB (@duckdb/node-api) and hyparquet (+ hyparquet-compressors for ZSTD), each for
+// every file. Checks column names and types, row count, null counts, every value.
 // usage: node check.mjs DIR   → prints PASS/FAIL lines
 import { readFileSync, readdirSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parquetReadObjects, parquetMetadata } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
 
 function parseCsv(text) { // RFC 4180; returns {rows, quoted}: quoted marks fields that were quoted
   const rows = []; let row = [], f = '', q = false, wasQ = false, i = 0;
@@ -71,14 +72,13 @@ for (const f of readdirSync(dir).filter(x => x.endsWith('.parquet')).sort()) {
     }
     report(!why, `duckdb_${base}`, why);
   } catch (e) { report(false, `duckdb_${base}`, String(e.message || e).split('\n')[0]); }
-  // hyparquet (no ZSTD without an extra package)
+  // hyparquet, with hyparquet-compressors for ZSTD
   try {
     const buf = readFileSync(pq);
     const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
     const md = parquetMetadata(file);
     const codecs = new Set(md.row_groups.flatMap(g => g.columns.map(c => c.meta_data.codec)));
-    if (codecs.has('ZSTD')) { console.log(`SKIP hyparquet_${base}: ZSTD needs hyparquet-compressors`); continue; }
-    const rows = await parquetReadObjects({ file });
+    const rows = await parquetReadObjects({ file, compressors });
     let why = rows.length !== body.length ? `rows ${rows.length} vs ${body.length}` : '';
     const kinds = md.schema.slice(1).map(s => ({ BYTE_ARRAY: 'string', INT64: 'int64', DOUBLE: 'double', BOOLEAN: 'bool' })[s.type]);
     for (let i = 0; !why && i < rows.length; i++)
