@@ -14,8 +14,12 @@ echo "== running the pipeline"
 rc=0
 "$BIN" run --source "$DIR/web_app_data" --artifacts-dir "$DIR/artifacts" || rc=$?
 echo
-echo "Outputs: $DIR/artifacts/<version id>/"
-ls -1 "$DIR/artifacts" 2>/dev/null | grep -v catalog | tail -n 1 | sed "s|^|  latest version: $DIR/artifacts/|"
-echo "  cleaned users:   cleaned_data/<desktop|mobile>/metadata/{complete,broken}_users.txt"
-echo "  cleaning report: etl_metadata/cleaning/cleaning_report.json"
+latest=$("$BIN" versions current --config-dir "$DIR/config" --set ARTIFACTS_DIR="$DIR/artifacts" 2>/dev/null || true)
+echo "Outputs of version ${latest:-?} in $DIR/artifacts/${latest:-<version id>}/:"
+echo "  keypairs/keypairs.{parquet,csv}                 keypair timings (HL, IL, PL, RL, validity, outliers)"
+echo "  statistical_features/*/features.{parquet,csv}  feature tables (user x platform / session / video)"
+echo "  statistical_IL_top_10_features/                 top-10 digram IL tables"
+echo "  kvc_features/                                   key-coded sequences (.npy) for sequence models"
+echo "  eda_reports/data_quality/report.html            data-quality report (open in a browser)"
+echo "  etl_metadata/                                   stage reports; 'build/keyetl versions list --set ARTIFACTS_DIR=$DIR/artifacts'"
 exit $rc
