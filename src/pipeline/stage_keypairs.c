@@ -9,7 +9,10 @@
  *
  * Output order depends only on the sorted folder and file lists, never on threads or batch
  * boundaries, so every BATCH_SIZE / PARALLEL_WORKERS gives byte-identical files.
- * Incremental reuse (02 §7) will hook in at process_folder (ctx->base_version_dir).
+ * Incremental reuse (02 §7, 05 §6.4): with a base version, folders of unchanged users are
+ * not parsed; their rows come from the base's keypairs table (read in order alongside the
+ * base's user_stats.csv sidecar), their malformed_rows.csv entries are copied byte for byte
+ * and their counters are recomputed from the rows. See docs/incremental.md.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +27,7 @@
 #include "io/json.h"
 #include "io/text.h"
 #include "pipeline/kptable.h"
+#include "pipeline/reuse.h"
 #include "pipeline/stage.h"
 #include "util/mem.h"
 #include "util/pool.h"
@@ -201,6 +205,7 @@ typedef struct kp_job {
     const kx_config *cfg;
     const kp_folder *folders; /* this batch */
     kp_result *results;       /* one slot per folder of the batch */
+    const long *reuse;        /* this batch: index into the base sidecar, or -1 (NULL: none) */
     kx_kp_thresholds th;
 } kp_job;
 
@@ -274,6 +279,7 @@ static void process_folder(void *arg, size_t index)
     const kp_folder *f = &job->folders[index];
     kp_result *r = &job->results[index];
     const char *device = job->cfg->device_types[f->device];
+    if (job->reuse && job->reuse[index] >= 0) return; /* taken from the base when consumed */
     kx_dirlist l;
     kx_err err;
     if (kx_list_dir(f->path, &l, &err) != 0) {
@@ -329,6 +335,14 @@ typedef struct kp_out {
     int dist_order[KX_KPE_COUNT + 1];
     int ndist;
     json_t *errors;
+    int64_t mal_pos;         /* bytes written to malformed_rows.csv so far */
+    kx_kp_ustats ustats;     /* this run's user_stats.csv rows */
+    /* incremental reuse (NULL base_tab: none) */
+    kx_kptable *base_tab;
+    kx_kp_ustats base_ustats;
+    long base_next;          /* next base sidecar entry whose table rows are unread */
+    int base_mal_fd;         /* the base's malformed_rows.csv, or -1 */
+    int64_t reused, processed;
 } kp_out;
 
 static void dist_add(kp_out *o, int slot)
@@ -347,6 +361,7 @@ static int lazy_open(kp_out *o, kx_afile *f, bool *is_open, const char *name, co
     *is_open = true;
     kx_buf_reset(&o->buf);
     kx_csv_put_header(&o->buf, cols, ncols);
+    if (f == &o->mal) o->mal_pos += (int64_t)o->buf.len;
     return kx_afile_write(f, o->buf.data, o->buf.len, err);
 }
 
@@ -370,6 +385,7 @@ static int write_malformed(kp_out *o, const kp_result *r, const kp_file *f, kx_e
         kx_buf_putc(&o->buf, '\n');
     }
     o->malformed += (long long)(f->mal_end - f->mal_begin);
+    o->mal_pos += (int64_t)o->buf.len;
     return kx_afile_write(&o->mal, o->buf.data, o->buf.len, err);
 }
 
@@ -395,10 +411,52 @@ static int write_invalid(kp_out *o, const kx_user_keypairs *u, kx_err *err)
     return kx_afile_write(&o->inv, o->buf.data, o->buf.len, err);
 }
 
-static int consume_result(kp_out *o, const kp_result *r, kx_err *err)
+/* Counters of 02 §6 for rows [begin, end) of u, in output order. */
+static void count_rows(kp_out *o, const kx_user_keypairs *u, size_t begin, size_t end)
+{
+    for (size_t k = begin; k < end; k++) {
+        const kx_keypair *row = &u->rows[k];
+        o->total++;
+        if (row->valid) o->valid++;
+        else {
+            o->invalid++;
+            dist_add(o, row->error);
+        }
+        o->outliers += row->outlier != 0;
+    }
+}
+
+/* Table rows and invalid_sequences.csv rows of one user run. */
+static int write_rows(kp_out *o, const kx_user_keypairs *u, kx_err *err)
+{
+    if (u->n == 0) return 0;
+    kx_kp_batch b;
+    kx_kp_batch_fill(&b, u);
+    int rc = kx_tw_write(o->tw, b.n, b.cols, err);
+    kx_kp_batch_free(&b);
+    return rc != 0 ? -1 : write_invalid(o, u, err);
+}
+
+/* The sidecar row of a folder processed in this run. */
+static void record_processed(kp_out *o, const kp_folder *fo, const kp_result *r, size_t rows, int64_t mal_start)
+{
+    kx_kp_ustat s = {o->ctx->cfg->device_types[fo->device], fo->name, (int64_t)r->nfiles, (int64_t)rows, 0, 0, true,
+                     mal_start, o->mal_pos - mal_start};
+    for (size_t i = 0; i < r->nfiles; i++) {
+        const kp_file *f = &r->files[i];
+        s.malformed += (int64_t)(f->mal_end - f->mal_begin);
+        s.read_errors += f->read_error != NULL;
+        if (strcmp(f->uid, fo->name) != 0) s.single_user = false;
+    }
+    kx_kp_ustats_push(&o->ustats, &s);
+    o->processed++;
+}
+
+static int consume_result(kp_out *o, const kp_folder *fo, const kp_result *r, kx_err *err)
 {
     if (r->error) return kx_fail(err, "%s", r->error);
     size_t folder_rows = 0;
+    int64_t mal_start = o->mal_pos;
     for (size_t i = 0; i < r->nfiles; i++) {
         const kp_file *f = &r->files[i];
         o->total_files++;
@@ -410,30 +468,14 @@ static int consume_result(kp_out *o, const kp_result *r, kx_err *err)
             kx_logf(o->ctx->log, KX_LOG_WARNING, COMPONENT, "Read error in %s: %s", f->name, f->read_error);
             continue;
         }
-        const kx_user_keypairs *u = &r->runs[f->run];
-        for (size_t k = f->row_begin; k < f->row_end; k++) {
-            const kx_keypair *row = &u->rows[k];
-            o->total++;
-            if (row->valid) o->valid++;
-            else {
-                o->invalid++;
-                dist_add(o, row->error);
-            }
-            o->outliers += row->outlier != 0;
-        }
+        count_rows(o, &r->runs[f->run], f->row_begin, f->row_end);
         folder_rows += f->row_end - f->row_begin;
         if (write_malformed(o, r, f, err) != 0) return -1;
     }
-    for (size_t i = 0; i < r->nruns; i++) {
-        const kx_user_keypairs *u = &r->runs[i];
-        if (u->n == 0) continue;
-        kx_kp_batch b;
-        kx_kp_batch_fill(&b, u);
-        int rc = kx_tw_write(o->tw, b.n, b.cols, err);
-        kx_kp_batch_free(&b);
-        if (rc != 0 || write_invalid(o, u, err) != 0) return -1;
-    }
+    for (size_t i = 0; i < r->nruns; i++)
+        if (write_rows(o, &r->runs[i], err) != 0) return -1;
     o->users += folder_rows > 0;
+    record_processed(o, fo, r, folder_rows, mal_start);
     return 0;
 }
 
@@ -479,9 +521,12 @@ static int write_metadata(kp_out *o, kx_err *err)
     char *path = kx_path_join(o->meta_dir, "extraction_stats.json");
     int rc = kx_json_write_file(path, root, err);
     free(path);
+    if (rc == 0) rc = kx_kp_ustats_write(&o->ustats, o->meta_dir, err);
     if (rc == 0) {
         json_decref(ctx->stats);
         ctx->stats = json_deep_copy(summary);
+        if (ctx->base_version_dir)
+            json_object_set_new(ctx->stats, "incremental", kx_reuse_stats(ctx->base_version_id, o->reused, o->processed));
     }
     json_decref(root);
     if (rc != 0 || json_array_size(o->errors) == 0) return rc;
@@ -510,25 +555,207 @@ static int swap_in(const char *staging, const char *final, kx_err *err)
     return rc;
 }
 
+/* ---- incremental reuse (02 §7, 05 §6.4) -------------------------------------------------------- */
+
+static const kx_kp_ustats *sort_base; /* qsort context (single-threaded planning only) */
+
+static int cmp_ustat_idx(const void *a, const void *b)
+{
+    const kx_kp_ustat *x = &sort_base->v[*(const long *)a], *y = &sort_base->v[*(const long *)b];
+    int c = strcmp(x->folder, y->folder);
+    return c ? c : strcmp(x->device, y->device);
+}
+
+/* Index of the base sidecar entry (folder, device) through the sorted index; -1 if none. */
+static long find_ustat(const kx_kp_ustats *s, const long *idx, const char *folder, const char *device)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const kx_kp_ustat *u = &s->v[idx[mid]];
+        int c = strcmp(u->folder, folder);
+        if (!c) c = strcmp(u->device, device);
+        if (c == 0) return idx[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return -1;
+}
+
+static void close_base(kp_out *o)
+{
+    kx_kptable_close(o->base_tab);
+    o->base_tab = NULL;
+    kx_kp_ustats_free(&o->base_ustats);
+    if (o->base_mal_fd >= 0) close(o->base_mal_fd);
+    o->base_mal_fd = -1;
+}
+
+/* Opens the base's table, sidecar and malformed_rows.csv; false (logged) if reuse is not
+ * possible, in which case every folder is processed. */
+static bool open_base(kp_out *o, kx_user_sums *cur, kx_user_sums *base)
+{
+    kx_stage_ctx *ctx = o->ctx;
+    kx_err e;
+    bool ok = kx_user_sums_load(ctx->version_dir, cur, &e) == 0 &&
+              kx_user_sums_load(ctx->base_version_dir, base, &e) == 0 &&
+              kx_kp_ustats_load(ctx->base_version_dir, &o->base_ustats, &e) == 0 &&
+              (o->base_tab = kx_kptable_open(ctx->base_version_dir, &e)) != NULL;
+    /* The table is read group by group in sidecar order: a folder holding files of other
+     * user ids would break the one-group-per-folder correspondence. */
+    for (size_t i = 0; ok && i < o->base_ustats.n; i++)
+        if (!o->base_ustats.v[i].single_user) ok = !kx_fail(&e, "folder %s holds files of other users",
+                                                             o->base_ustats.v[i].folder);
+    if (ok) {
+        char *mal = kx_path_join3(ctx->base_version_dir, "etl_metadata/keypairs", "malformed_rows.csv");
+        o->base_mal_fd = open(mal, O_RDONLY); /* absent when the base had no malformed line */
+        free(mal);
+        return true;
+    }
+    kx_logf(ctx->log, KX_LOG_WARNING, COMPONENT, "Base version %s not usable for reuse, parsing all users: %s",
+            ctx->base_version_id ? ctx->base_version_id : ctx->base_version_dir, e.msg);
+    close_base(o);
+    return false;
+}
+
+/* Per folder: the base sidecar entry to take over, or -1 to process it. NULL = no base. */
+static long *plan_reuse(kp_out *o, const kp_folders *folders)
+{
+    if (!o->ctx->base_version_dir) return NULL;
+    kx_user_sums cur = {0}, base = {0};
+    long *plan = NULL;
+    if (open_base(o, &cur, &base)) {
+        const kx_kp_ustats *bs = &o->base_ustats;
+        long *idx = kx_malloc((bs->n + 1) * sizeof *idx);
+        for (size_t i = 0; i < bs->n; i++) idx[i] = (long)i;
+        sort_base = bs;
+        qsort(idx, bs->n, sizeof *idx, cmp_ustat_idx);
+        plan = kx_malloc((folders->n + 1) * sizeof *plan);
+        long last = -1;
+        for (size_t i = 0; i < folders->n; i++) {
+            const kp_folder *f = &folders->v[i];
+            const kx_user_sum *a = kx_user_sums_find(&cur, f->name);
+            long j = -1;
+            if (kx_user_sum_same(a, kx_user_sums_find(&base, f->name)) && a->complete)
+                j = find_ustat(bs, idx, f->name, o->ctx->cfg->device_types[f->device]);
+            /* a read error in the base is not reused (02 §7); nor are entries out of order */
+            if (j >= 0 && (bs->v[j].read_errors > 0 || j <= last || (bs->v[j].malformed > 0 && o->base_mal_fd < 0)))
+                j = -1;
+            plan[i] = j;
+            if (j >= 0) last = j;
+        }
+        free(idx);
+    }
+    kx_user_sums_free(&cur);
+    kx_user_sums_free(&base);
+    return plan;
+}
+
+/* Reads the base rows of sidecar entry j (skipping the groups of earlier entries) and its
+ * malformed_rows.csv bytes. Returns 0, or -1 with e set when the base does not match its
+ * sidecar (the caller then processes the folder). */
+static int fetch_base(kp_out *o, long j, kx_user_keypairs *u, kx_buf *mal, kx_err *e)
+{
+    const kx_kp_ustats *bs = &o->base_ustats;
+    for (; o->base_next <= j; o->base_next++) {
+        const kx_kp_ustat *s = &bs->v[o->base_next];
+        if (s->rows == 0) continue;
+        kx_user_keypairs_free(u);
+        int got = kx_kptable_next_user(o->base_tab, u, e);
+        if (got < 0) return -1;
+        if (got == 0 || strcmp(u->user_id, s->folder) || strcmp(u->device_type, s->device) ||
+            (int64_t)u->n != s->rows)
+            return kx_fail(e, "%s does not match user_stats.csv at folder %s", kx_kptable_path(o->base_tab), s->folder);
+    }
+    const kx_kp_ustat *s = &bs->v[j];
+    if (s->rows == 0) kx_user_keypairs_free(u);
+    if (s->mal_bytes == 0) return 0;
+    kx_buf_reserve(mal, (size_t)s->mal_bytes + 1);
+    ssize_t got = pread(o->base_mal_fd, mal->data, (size_t)s->mal_bytes, (off_t)s->mal_offset);
+    if (got != (ssize_t)s->mal_bytes) return kx_fail(e, "base malformed_rows.csv is shorter than user_stats.csv says");
+    mal->len = (size_t)got;
+    return 0;
+}
+
+/* A folder taken over from the base: same rows, malformed lines and counters as if it had
+ * been processed. Returns 1 when the base turned out unusable (nothing written). */
+static int consume_reused(kp_out *o, long j, kx_err *err)
+{
+    kx_user_keypairs u;
+    kx_user_keypairs_init(&u);
+    kx_buf mal = KX_BUF_INIT;
+    kx_err e;
+    if (fetch_base(o, j, &u, &mal, &e) != 0) {
+        kx_logf(o->ctx->log, KX_LOG_WARNING, COMPONENT, "Reuse stopped, parsing the remaining users: %s", e.msg);
+        kx_user_keypairs_free(&u);
+        kx_buf_free(&mal);
+        close_base(o);
+        return 1;
+    }
+    kx_kp_ustat s = o->base_ustats.v[j];
+    o->total_files += s.files;
+    count_rows(o, &u, 0, u.n);
+    int rc = write_rows(o, &u, err);
+    s.mal_offset = o->mal_pos;
+    if (rc == 0 && mal.len) {
+        rc = lazy_open(o, &o->mal, &o->mal_open, "malformed_rows.csv", malformed_cols, 5, err);
+        s.mal_offset = o->mal_pos;
+        if (rc == 0) rc = kx_afile_write(&o->mal, mal.data, mal.len, err);
+        o->mal_pos += (int64_t)mal.len;
+        o->malformed += s.malformed;
+    }
+    o->users += u.n > 0;
+    kx_kp_ustats_push(&o->ustats, &s);
+    o->reused++;
+    kx_user_keypairs_free(&u);
+    kx_buf_free(&mal);
+    return rc;
+}
+
+/* Consumes one folder of a batch: from the base when planned and possible, else the
+ * result of process_folder (computed here if the batch skipped it). */
+static int consume_folder(kp_out *o, const kp_job *job, size_t i, long j, kx_err *err)
+{
+    if (j >= 0 && o->base_tab) {
+        int rc = consume_reused(o, j, err);
+        if (rc <= 0) return rc;
+    }
+    if (j >= 0) { /* planned for reuse but the base failed: parse it now */
+        kp_job one = *job;
+        one.folders = &job->folders[i];
+        one.results = &job->results[i];
+        one.reuse = NULL;
+        process_folder(&one, 0);
+    }
+    return consume_result(o, &job->folders[i], &job->results[i], err);
+}
+
 static int run_batches(kp_out *o, const kp_folders *folders, kx_err *err)
 {
     const kx_config *cfg = o->ctx->cfg;
     size_t bs = cfg->batch_size > 0 ? (size_t)cfg->batch_size : 1;
-    kp_job job = {cfg, NULL, NULL, {cfg->outlier_hl_min_ms, cfg->outlier_hl_max_ms, cfg->outlier_il_abs_max_ms}};
+    kp_job job = {cfg, NULL, NULL, NULL,
+                  {cfg->outlier_hl_min_ms, cfg->outlier_hl_max_ms, cfg->outlier_il_abs_max_ms}};
+    long *plan = plan_reuse(o, folders);
     for (size_t start = 0; start < folders->n; start += bs) {
         size_t n = folders->n - start < bs ? folders->n - start : bs;
         job.folders = folders->v + start;
         job.results = kx_calloc(n, sizeof *job.results);
+        job.reuse = plan ? plan + start : NULL;
         kx_parallel_for(cfg->parallel_workers, n, process_folder, &job);
         int rc = 0;
         for (size_t i = 0; i < n; i++) {
-            if (rc == 0) rc = consume_result(o, &job.results[i], err);
+            if (rc == 0) rc = consume_folder(o, &job, i, plan ? plan[start + i] : -1, err);
             free_result(&job.results[i]);
         }
         free(job.results);
-        if (rc != 0) return -1;
+        if (rc != 0) {
+            free(plan);
+            return -1;
+        }
         kx_logf(o->ctx->log, KX_LOG_DEBUG, COMPONENT, "Processed %zu/%zu user folders", start + n, folders->n);
     }
+    free(plan);
     return 0;
 }
 
@@ -567,6 +794,7 @@ int kx_stage_keypairs(kx_stage_ctx *ctx)
     o.ctx = ctx;
     o.meta_dir = meta_stage;
     o.errors = json_array();
+    o.base_mal_fd = -1;
     int rc = -1;
 
     if (!kx_is_dir(input)) {
@@ -600,6 +828,8 @@ out:
     }
     json_decref(o.errors);
     kx_buf_free(&o.buf);
+    close_base(&o);
+    kx_kp_ustats_free(&o.ustats);
     free_folders(&folders);
     free(input);
     free(kp_final);
