@@ -335,7 +335,8 @@ typedef struct kp_out {
     int dist_order[KX_KPE_COUNT + 1];
     int ndist;
     json_t *errors;
-    int64_t mal_pos;         /* bytes written to malformed_rows.csv so far */
+    int64_t mal_pos;         /* bytes written to malformed_rows.csv so far (header included) */
+    int64_t mal_row_bytes;   /* of which row bytes */
     kx_kp_ustats ustats;     /* this run's user_stats.csv rows */
     /* incremental reuse (NULL base_tab: none) */
     kx_kptable *base_tab;
@@ -386,6 +387,7 @@ static int write_malformed(kp_out *o, const kp_result *r, const kp_file *f, kx_e
     }
     o->malformed += (long long)(f->mal_end - f->mal_begin);
     o->mal_pos += (int64_t)o->buf.len;
+    o->mal_row_bytes += (int64_t)o->buf.len;
     return kx_afile_write(&o->mal, o->buf.data, o->buf.len, err);
 }
 
@@ -438,10 +440,10 @@ static int write_rows(kp_out *o, const kx_user_keypairs *u, kx_err *err)
 }
 
 /* The sidecar row of a folder processed in this run. */
-static void record_processed(kp_out *o, const kp_folder *fo, const kp_result *r, size_t rows, int64_t mal_start)
+static void record_processed(kp_out *o, const kp_folder *fo, const kp_result *r, size_t rows, int64_t mal_bytes)
 {
     kx_kp_ustat s = {o->ctx->cfg->device_types[fo->device], fo->name, (int64_t)r->nfiles, (int64_t)rows, 0, 0, true,
-                     mal_start, o->mal_pos - mal_start};
+                     o->mal_pos - mal_bytes, mal_bytes};
     for (size_t i = 0; i < r->nfiles; i++) {
         const kp_file *f = &r->files[i];
         s.malformed += (int64_t)(f->mal_end - f->mal_begin);
@@ -456,7 +458,7 @@ static int consume_result(kp_out *o, const kp_folder *fo, const kp_result *r, kx
 {
     if (r->error) return kx_fail(err, "%s", r->error);
     size_t folder_rows = 0;
-    int64_t mal_start = o->mal_pos;
+    int64_t rows_before = o->mal_row_bytes;
     for (size_t i = 0; i < r->nfiles; i++) {
         const kp_file *f = &r->files[i];
         o->total_files++;
@@ -475,7 +477,7 @@ static int consume_result(kp_out *o, const kp_folder *fo, const kp_result *r, kx
     for (size_t i = 0; i < r->nruns; i++)
         if (write_rows(o, &r->runs[i], err) != 0) return -1;
     o->users += folder_rows > 0;
-    record_processed(o, fo, r, folder_rows, mal_start);
+    record_processed(o, fo, r, folder_rows, o->mal_row_bytes - rows_before);
     return 0;
 }
 
@@ -702,6 +704,7 @@ static int consume_reused(kp_out *o, long j, kx_err *err)
         s.mal_offset = o->mal_pos;
         if (rc == 0) rc = kx_afile_write(&o->mal, mal.data, mal.len, err);
         o->mal_pos += (int64_t)mal.len;
+        o->mal_row_bytes += (int64_t)mal.len;
         o->malformed += s.malformed;
     }
     o->users += u.n > 0;
