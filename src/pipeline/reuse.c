@@ -173,12 +173,18 @@ const char *kx_clean_base_min_rows_reason(const kx_clean_base *b, const char *ui
 
 /* ---- keypairs sidecar --------------------------------------------------------------------------- */
 
-enum { U_DEVICE, U_FOLDER, U_FILES, U_ROWS, U_MALFORMED, U_READ_ERRORS, U_SINGLE, U_MAL_OFF, U_MAL_BYTES, U_NCOLS };
+enum {
+    U_DEVICE, U_FOLDER, U_FILES, U_ROWS, U_MALFORMED, U_READ_ERRORS, U_SINGLE, U_MAL_OFF, U_MAL_BYTES,
+    U_KP_OFF, U_KP_BYTES, U_INV_OFF, U_INV_BYTES, U_VALID, U_INVALID, U_OUTLIERS, U_ERRORS, U_NCOLS
+};
 
 static const kx_colspec ustat_cols[U_NCOLS] = {
     {"device_type", KX_COL_STRING},   {"folder", KX_COL_STRING},      {"keystroke_files", KX_COL_INT64},
     {"keypairs", KX_COL_INT64},       {"malformed_rows", KX_COL_INT64}, {"read_errors", KX_COL_INT64},
     {"single_user", KX_COL_BOOL},     {"malformed_offset", KX_COL_INT64}, {"malformed_bytes", KX_COL_INT64},
+    {"keypairs_offset", KX_COL_INT64}, {"keypairs_bytes", KX_COL_INT64}, {"invalid_offset", KX_COL_INT64},
+    {"invalid_bytes", KX_COL_INT64},  {"valid", KX_COL_INT64},          {"invalid", KX_COL_INT64},
+    {"outliers", KX_COL_INT64},       {"errors", KX_COL_STRING},
 };
 
 void kx_kp_ustats_push(kx_kp_ustats *s, const kx_kp_ustat *u)
@@ -188,6 +194,7 @@ void kx_kp_ustats_push(kx_kp_ustats *s, const kx_kp_ustat *u)
     *d = *u;
     d->device = kx_strdup(u->device);
     d->folder = kx_strdup(u->folder);
+    d->errors = kx_strdup(u->errors ? u->errors : "");
 }
 
 void kx_kp_ustats_free(kx_kp_ustats *s)
@@ -195,6 +202,7 @@ void kx_kp_ustats_free(kx_kp_ustats *s)
     for (size_t i = 0; i < s->n; i++) {
         free(s->v[i].device);
         free(s->v[i].folder);
+        free(s->v[i].errors);
     }
     free(s->v);
     memset(s, 0, sizeof *s);
@@ -216,10 +224,16 @@ int kx_kp_ustats_write(const kx_kp_ustats *s, const char *dir, kx_err *err)
         }
         kx_buf_putc(&b, ',');
         kx_csv_put_bool(&b, u->single_user);
+        const int64_t more[10] = {u->mal_offset, u->mal_bytes, u->kp_offset, u->kp_bytes, u->inv_offset,
+                                  u->inv_bytes, u->valid, u->invalid, u->outliers};
+        for (int k = 0; k < 9; k++) {
+            kx_buf_putc(&b, ',');
+            kx_csv_put_i64(&b, more[k]);
+        }
         kx_buf_putc(&b, ',');
-        kx_csv_put_i64(&b, u->mal_offset);
-        kx_buf_putc(&b, ',');
-        kx_csv_put_i64(&b, u->mal_bytes);
+        /* never empty: an empty cell would read back as null */
+        const char *e = u->errors && *u->errors ? u->errors : "-";
+        kx_csv_put_str(&b, e, strlen(e));
         kx_buf_putc(&b, '\n');
     }
     char *path = kx_path_join(dir, KX_KP_USTATS_FILE);
@@ -247,12 +261,16 @@ int kx_kp_ustats_load(const char *version_dir, kx_kp_ustats *s, kx_err *err)
                 if (!c[k].valid[i]) rc = kx_fail(err, "%s: empty %s cell", kx_tr_path(tr), ustat_cols[k].name);
             if (rc) break;
             const int64_t *I[U_NCOLS];
-            for (int k = U_FILES; k < U_NCOLS; k++) I[k] = c[k].values;
+            for (int k = U_FILES; k < U_ERRORS; k++) I[k] = c[k].values;
             kx_kp_ustat u = {NULL, NULL, I[U_FILES][i], I[U_ROWS][i], I[U_MALFORMED][i], I[U_READ_ERRORS][i],
-                             ((const uint8_t *)c[U_SINGLE].values)[i] != 0, I[U_MAL_OFF][i], I[U_MAL_BYTES][i]};
+                             ((const uint8_t *)c[U_SINGLE].values)[i] != 0, I[U_MAL_OFF][i], I[U_MAL_BYTES][i],
+                             I[U_KP_OFF][i], I[U_KP_BYTES][i], I[U_INV_OFF][i], I[U_INV_BYTES][i], I[U_VALID][i],
+                             I[U_INVALID][i], I[U_OUTLIERS][i], NULL};
             s->v = kx_grow(s->v, &s->cap, s->n + 1, sizeof *s->v);
             u.device = dup_ref(((const kx_strref *)c[U_DEVICE].values)[i]);
             u.folder = dup_ref(((const kx_strref *)c[U_FOLDER].values)[i]);
+            kx_strref er = ((const kx_strref *)c[U_ERRORS].values)[i];
+            u.errors = er.len == 1 && er.ptr[0] == '-' ? kx_strdup("") : dup_ref(er);
             s->v[s->n++] = u;
         }
     }

@@ -86,6 +86,13 @@ typedef struct kx_kp_ustat {
     bool single_user;       /* every keystroke file's user id equals the folder name */
     int64_t mal_offset;     /* byte range of its entries in malformed_rows.csv */
     int64_t mal_bytes;
+    int64_t kp_offset;      /* byte range of its rows in keypairs.csv (-1: no CSV) */
+    int64_t kp_bytes;
+    int64_t inv_offset;     /* byte range of its rows in invalid_sequences.csv */
+    int64_t inv_bytes;
+    int64_t valid, invalid, outliers;
+    char *errors;           /* error_distribution contributions in first-encounter order:
+                               "<slot>:<count>;..." (slot = kx_kp_error, 10 = file_read_error) */
 } kx_kp_ustat;
 
 typedef struct kx_kp_ustats {

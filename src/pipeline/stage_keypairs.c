@@ -337,6 +337,13 @@ typedef struct kp_out {
     json_t *errors;
     int64_t mal_pos;         /* bytes written to malformed_rows.csv so far (header included) */
     int64_t mal_row_bytes;   /* of which row bytes */
+    int64_t inv_pos, inv_row_bytes; /* the same for invalid_sequences.csv */
+    /* the current folder's counters, for its user_stats.csv row */
+    int64_t f_valid, f_invalid, f_outliers;
+    long long f_dist[KX_KPE_COUNT + 1];
+    int f_order[KX_KPE_COUNT + 1];
+    int f_ndist;
+    int base_kp_fd, base_inv_fd; /* the base's keypairs.csv / invalid_sequences.csv, or -1 */
     kx_kp_ustats ustats;     /* this run's user_stats.csv rows */
     /* incremental reuse (NULL base_tab: none) */
     kx_kptable *base_tab;
@@ -346,9 +353,27 @@ typedef struct kp_out {
     int64_t reused, processed;
 } kp_out;
 
-static void dist_add(kp_out *o, int slot)
+static void dist_add_n(kp_out *o, int slot, long long n)
 {
-    if (o->dist[slot]++ == 0) o->dist_order[o->ndist++] = slot;
+    if (o->dist[slot] == 0) o->dist_order[o->ndist++] = slot;
+    o->dist[slot] += n;
+    if (o->f_dist[slot] == 0) o->f_order[o->f_ndist++] = slot;
+    o->f_dist[slot] += n;
+}
+
+static void dist_add(kp_out *o, int slot) { dist_add_n(o, slot, 1); }
+
+/* Output positions at the start of a folder, to record its byte ranges afterwards. */
+typedef struct kp_marks {
+    int64_t kp, inv_rows, mal_rows;
+} kp_marks;
+
+static kp_marks folder_begin(kp_out *o)
+{
+    o->f_valid = o->f_invalid = o->f_outliers = 0;
+    memset(o->f_dist, 0, sizeof o->f_dist);
+    o->f_ndist = 0;
+    return (kp_marks){kx_tw_csv_pos(o->tw), o->inv_row_bytes, o->mal_row_bytes};
 }
 
 static int lazy_open(kp_out *o, kx_afile *f, bool *is_open, const char *name, const kx_colspec *cols,
@@ -363,6 +388,7 @@ static int lazy_open(kp_out *o, kx_afile *f, bool *is_open, const char *name, co
     kx_buf_reset(&o->buf);
     kx_csv_put_header(&o->buf, cols, ncols);
     if (f == &o->mal) o->mal_pos += (int64_t)o->buf.len;
+    else o->inv_pos += (int64_t)o->buf.len;
     return kx_afile_write(f, o->buf.data, o->buf.len, err);
 }
 
@@ -410,6 +436,8 @@ static int write_invalid(kp_out *o, const kx_user_keypairs *u, kx_err *err)
     kx_csv_put_rows(&o->buf, kx_kp_columns, KX_KP_NCOLS, b.n, b.cols);
     kx_kp_batch_free(&b);
     free(sub.rows);
+    o->inv_pos += (int64_t)o->buf.len;
+    o->inv_row_bytes += (int64_t)o->buf.len;
     return kx_afile_write(&o->inv, o->buf.data, o->buf.len, err);
 }
 
@@ -419,12 +447,16 @@ static void count_rows(kp_out *o, const kx_user_keypairs *u, size_t begin, size_
     for (size_t k = begin; k < end; k++) {
         const kx_keypair *row = &u->rows[k];
         o->total++;
-        if (row->valid) o->valid++;
-        else {
+        if (row->valid) {
+            o->valid++;
+            o->f_valid++;
+        } else {
             o->invalid++;
+            o->f_invalid++;
             dist_add(o, row->error);
         }
         o->outliers += row->outlier != 0;
+        o->f_outliers += row->outlier != 0;
     }
 }
 
@@ -439,18 +471,39 @@ static int write_rows(kp_out *o, const kx_user_keypairs *u, kx_err *err)
     return rc != 0 ? -1 : write_invalid(o, u, err);
 }
 
+/* Completes a folder's sidecar row (byte ranges since m, counters) and stores it. */
+static void record_folder(kp_out *o, kx_kp_ustat *s, kp_marks m)
+{
+    int64_t kp_now = kx_tw_csv_pos(o->tw);
+    s->kp_offset = m.kp < 0 ? -1 : m.kp;
+    s->kp_bytes = m.kp < 0 ? 0 : kp_now - m.kp;
+    s->inv_bytes = o->inv_row_bytes - m.inv_rows;
+    s->inv_offset = o->inv_pos - s->inv_bytes;
+    s->mal_bytes = o->mal_row_bytes - m.mal_rows;
+    s->mal_offset = o->mal_pos - s->mal_bytes;
+    s->valid = o->f_valid;
+    s->invalid = o->f_invalid;
+    s->outliers = o->f_outliers;
+    kx_buf e = KX_BUF_INIT;
+    for (int i = 0; i < o->f_ndist; i++)
+        kx_buf_printf(&e, "%s%d:%lld", i ? ";" : "", o->f_order[i], o->f_dist[o->f_order[i]]);
+    s->errors = e.data ? e.data : "";
+    kx_kp_ustats_push(&o->ustats, s);
+    kx_buf_free(&e);
+}
+
 /* The sidecar row of a folder processed in this run. */
-static void record_processed(kp_out *o, const kp_folder *fo, const kp_result *r, size_t rows, int64_t mal_bytes)
+static void record_processed(kp_out *o, const kp_folder *fo, const kp_result *r, size_t rows, kp_marks m)
 {
     kx_kp_ustat s = {o->ctx->cfg->device_types[fo->device], fo->name, (int64_t)r->nfiles, (int64_t)rows, 0, 0, true,
-                     o->mal_pos - mal_bytes, mal_bytes};
+                     0, 0, 0, 0, 0, 0, 0, 0, 0, NULL};
     for (size_t i = 0; i < r->nfiles; i++) {
         const kp_file *f = &r->files[i];
         s.malformed += (int64_t)(f->mal_end - f->mal_begin);
         s.read_errors += f->read_error != NULL;
         if (strcmp(f->uid, fo->name) != 0) s.single_user = false;
     }
-    kx_kp_ustats_push(&o->ustats, &s);
+    record_folder(o, &s, m);
     o->processed++;
 }
 
@@ -458,7 +511,7 @@ static int consume_result(kp_out *o, const kp_folder *fo, const kp_result *r, kx
 {
     if (r->error) return kx_fail(err, "%s", r->error);
     size_t folder_rows = 0;
-    int64_t rows_before = o->mal_row_bytes;
+    kp_marks m = folder_begin(o);
     for (size_t i = 0; i < r->nfiles; i++) {
         const kp_file *f = &r->files[i];
         o->total_files++;
@@ -477,7 +530,7 @@ static int consume_result(kp_out *o, const kp_folder *fo, const kp_result *r, kx
     for (size_t i = 0; i < r->nruns; i++)
         if (write_rows(o, &r->runs[i], err) != 0) return -1;
     o->users += folder_rows > 0;
-    record_processed(o, fo, r, folder_rows, o->mal_row_bytes - rows_before);
+    record_processed(o, fo, r, folder_rows, m);
     return 0;
 }
 
@@ -589,8 +642,11 @@ static void close_base(kp_out *o)
     kx_kptable_close(o->base_tab);
     o->base_tab = NULL;
     kx_kp_ustats_free(&o->base_ustats);
-    if (o->base_mal_fd >= 0) close(o->base_mal_fd);
-    o->base_mal_fd = -1;
+    int *fds[3] = {&o->base_mal_fd, &o->base_kp_fd, &o->base_inv_fd};
+    for (int i = 0; i < 3; i++) {
+        if (*fds[i] >= 0) close(*fds[i]);
+        *fds[i] = -1;
+    }
 }
 
 /* Opens the base's table, sidecar and malformed_rows.csv; false (logged) if reuse is not
@@ -609,9 +665,15 @@ static bool open_base(kp_out *o, kx_user_sums *cur, kx_user_sums *base)
         if (!o->base_ustats.v[i].single_user) ok = !kx_fail(&e, "folder %s holds files of other users",
                                                              o->base_ustats.v[i].folder);
     if (ok) {
-        char *mal = kx_path_join3(ctx->base_version_dir, "etl_metadata/keypairs", "malformed_rows.csv");
-        o->base_mal_fd = open(mal, O_RDONLY); /* absent when the base had no malformed line */
-        free(mal);
+        /* each may be absent (no malformed / invalid row, no CSV): fetch_base checks */
+        static const char *const files[3] = {"etl_metadata/keypairs/malformed_rows.csv", "keypairs/keypairs.csv",
+                                             "etl_metadata/keypairs/invalid_sequences.csv"};
+        int *fds[3] = {&o->base_mal_fd, &o->base_kp_fd, &o->base_inv_fd};
+        for (int i = 0; i < 3; i++) {
+            char *path = kx_path_join(ctx->base_version_dir, files[i]);
+            *fds[i] = open(path, O_RDONLY);
+            free(path);
+        }
         return true;
     }
     kx_logf(ctx->log, KX_LOG_WARNING, COMPONENT, "Base version %s not usable for reuse, parsing all users: %s",
@@ -641,8 +703,7 @@ static long *plan_reuse(kp_out *o, const kp_folders *folders)
             if (kx_user_sum_same(a, kx_user_sums_find(&base, f->name)) && a->complete)
                 j = find_ustat(bs, idx, f->name, o->ctx->cfg->device_types[f->device]);
             /* a read error in the base is not reused (02 §7); nor are entries out of order */
-            if (j >= 0 && (bs->v[j].read_errors > 0 || j <= last || (bs->v[j].malformed > 0 && o->base_mal_fd < 0)))
-                j = -1;
+            if (j >= 0 && (bs->v[j].read_errors > 0 || j <= last)) j = -1;
             plan[i] = j;
             if (j >= 0) last = j;
         }
@@ -653,10 +714,39 @@ static long *plan_reuse(kp_out *o, const kp_folders *folders)
     return plan;
 }
 
-/* Reads the base rows of sidecar entry j (skipping the groups of earlier entries) and its
- * malformed_rows.csv bytes. Returns 0, or -1 with e set when the base does not match its
- * sidecar (the caller then processes the folder). */
-static int fetch_base(kp_out *o, long j, kx_user_keypairs *u, kx_buf *mal, kx_err *e)
+/* Reads bytes [off, off + n) of fd into b. */
+static int read_range(int fd, int64_t off, int64_t n, kx_buf *b, kx_err *e)
+{
+    kx_buf_reset(b);
+    if (n == 0) return 0;
+    if (fd < 0 || off < 0) return kx_fail(e, "a base output file is missing");
+    kx_buf_reserve(b, (size_t)n + 1);
+    ssize_t got = pread(fd, b->data, (size_t)n, (off_t)off);
+    if (got != (ssize_t)n) return kx_fail(e, "a base output file is shorter than user_stats.csv says");
+    b->len = (size_t)n;
+    return 0;
+}
+
+/* Parses a sidecar "errors" cell into slots/counts (at most KX_KPE_COUNT + 1 pairs). */
+static int parse_errors(const char *s, int *slot, long long *count, int *n, kx_err *e)
+{
+    *n = 0;
+    while (*s) {
+        char *end;
+        long k = strtol(s, &end, 10);
+        if (*end != ':' || k < 0 || k > KX_KPE_COUNT || *n > KX_KPE_COUNT) return kx_fail(e, "bad errors cell");
+        long long c = strtoll(end + 1, &end, 10);
+        if (c <= 0 || (*end && *end != ';')) return kx_fail(e, "bad errors cell");
+        slot[*n] = (int)k;
+        count[(*n)++] = c;
+        s = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+/* Row path (Parquet written): reads the base rows of sidecar entry j, skipping the table
+ * groups of earlier entries. -1 with e set when the base does not match its sidecar. */
+static int fetch_rows(kp_out *o, long j, kx_user_keypairs *u, kx_err *e)
 {
     const kx_kp_ustats *bs = &o->base_ustats;
     for (; o->base_next <= j; o->base_next++) {
@@ -669,49 +759,95 @@ static int fetch_base(kp_out *o, long j, kx_user_keypairs *u, kx_buf *mal, kx_er
             (int64_t)u->n != s->rows)
             return kx_fail(e, "%s does not match user_stats.csv at folder %s", kx_kptable_path(o->base_tab), s->folder);
     }
-    const kx_kp_ustat *s = &bs->v[j];
-    if (s->rows == 0) kx_user_keypairs_free(u);
-    if (s->mal_bytes == 0) return 0;
-    kx_buf_reserve(mal, (size_t)s->mal_bytes + 1);
-    ssize_t got = pread(o->base_mal_fd, mal->data, (size_t)s->mal_bytes, (off_t)s->mal_offset);
-    if (got != (ssize_t)s->mal_bytes) return kx_fail(e, "base malformed_rows.csv is shorter than user_stats.csv says");
-    mal->len = (size_t)got;
+    if (bs->v[j].rows == 0) kx_user_keypairs_free(u);
     return 0;
+}
+
+/* Everything taken from the base for entry j, read before anything is written. */
+typedef struct kp_reuse_in {
+    bool copy;               /* CSV-only: copy table bytes instead of rows */
+    kx_user_keypairs rows;   /* row path */
+    kx_buf kp, inv, mal;     /* byte ranges */
+    int slot[KX_KPE_COUNT + 1];
+    long long count[KX_KPE_COUNT + 1];
+    int nslots;
+} kp_reuse_in;
+
+static void reuse_in_free(kp_reuse_in *in)
+{
+    kx_user_keypairs_free(&in->rows);
+    kx_buf_free(&in->kp);
+    kx_buf_free(&in->inv);
+    kx_buf_free(&in->mal);
+}
+
+static int fetch_base(kp_out *o, long j, kp_reuse_in *in, kx_err *e)
+{
+    const kx_kp_ustat *s = &o->base_ustats.v[j];
+    in->copy = !o->ctx->cfg->out_parquet && o->ctx->cfg->out_csv;
+    if (read_range(o->base_mal_fd, s->mal_offset, s->mal_bytes, &in->mal, e) != 0) return -1;
+    if (!in->copy) return fetch_rows(o, j, &in->rows, e);
+    if (s->rows > 0 && s->kp_offset < 0) return kx_fail(e, "the base wrote no keypairs.csv");
+    if (read_range(o->base_kp_fd, s->kp_offset, s->kp_bytes, &in->kp, e) != 0 ||
+        read_range(o->base_inv_fd, s->inv_offset, s->inv_bytes, &in->inv, e) != 0)
+        return -1;
+    return parse_errors(s->errors, in->slot, in->count, &in->nslots, e);
+}
+
+/* Copy path: counters from the sidecar, table and invalid rows as bytes. */
+static int put_copied(kp_out *o, const kx_kp_ustat *s, const kp_reuse_in *in, kx_err *err)
+{
+    o->total += s->rows;
+    o->valid += s->valid;
+    o->invalid += s->invalid;
+    o->outliers += s->outliers;
+    o->f_valid = s->valid;
+    o->f_invalid = s->invalid;
+    o->f_outliers = s->outliers;
+    for (int i = 0; i < in->nslots; i++) dist_add_n(o, in->slot[i], in->count[i]);
+    if (in->kp.len && kx_tw_write_csv_bytes(o->tw, in->kp.data, in->kp.len, err) != 0) return -1;
+    if (!in->inv.len) return 0;
+    if (lazy_open(o, &o->inv, &o->inv_open, "invalid_sequences.csv", kx_kp_columns, KX_KP_NCOLS, err) != 0) return -1;
+    o->inv_pos += (int64_t)in->inv.len;
+    o->inv_row_bytes += (int64_t)in->inv.len;
+    return kx_afile_write(&o->inv, in->inv.data, in->inv.len, err);
 }
 
 /* A folder taken over from the base: same rows, malformed lines and counters as if it had
  * been processed. Returns 1 when the base turned out unusable (nothing written). */
 static int consume_reused(kp_out *o, long j, kx_err *err)
 {
-    kx_user_keypairs u;
-    kx_user_keypairs_init(&u);
-    kx_buf mal = KX_BUF_INIT;
+    kp_reuse_in in;
+    memset(&in, 0, sizeof in);
+    kx_user_keypairs_init(&in.rows);
     kx_err e;
-    if (fetch_base(o, j, &u, &mal, &e) != 0) {
+    if (fetch_base(o, j, &in, &e) != 0) {
         kx_logf(o->ctx->log, KX_LOG_WARNING, COMPONENT, "Reuse stopped, parsing the remaining users: %s", e.msg);
-        kx_user_keypairs_free(&u);
-        kx_buf_free(&mal);
+        reuse_in_free(&in);
         close_base(o);
         return 1;
     }
     kx_kp_ustat s = o->base_ustats.v[j];
+    kp_marks m = folder_begin(o);
     o->total_files += s.files;
-    count_rows(o, &u, 0, u.n);
-    int rc = write_rows(o, &u, err);
-    s.mal_offset = o->mal_pos;
-    if (rc == 0 && mal.len) {
+    int rc;
+    if (in.copy) {
+        rc = put_copied(o, &s, &in, err);
+    } else {
+        count_rows(o, &in.rows, 0, in.rows.n);
+        rc = write_rows(o, &in.rows, err);
+    }
+    if (rc == 0 && in.mal.len) {
         rc = lazy_open(o, &o->mal, &o->mal_open, "malformed_rows.csv", malformed_cols, 5, err);
-        s.mal_offset = o->mal_pos;
-        if (rc == 0) rc = kx_afile_write(&o->mal, mal.data, mal.len, err);
-        o->mal_pos += (int64_t)mal.len;
-        o->mal_row_bytes += (int64_t)mal.len;
+        if (rc == 0) rc = kx_afile_write(&o->mal, in.mal.data, in.mal.len, err);
+        o->mal_pos += (int64_t)in.mal.len;
+        o->mal_row_bytes += (int64_t)in.mal.len;
         o->malformed += s.malformed;
     }
-    o->users += u.n > 0;
-    kx_kp_ustats_push(&o->ustats, &s);
+    o->users += s.rows > 0;
+    record_folder(o, &s, m);
     o->reused++;
-    kx_user_keypairs_free(&u);
-    kx_buf_free(&mal);
+    reuse_in_free(&in);
     return rc;
 }
 
@@ -797,7 +933,7 @@ int kx_stage_keypairs(kx_stage_ctx *ctx)
     o.ctx = ctx;
     o.meta_dir = meta_stage;
     o.errors = json_array();
-    o.base_mal_fd = -1;
+    o.base_mal_fd = o.base_kp_fd = o.base_inv_fd = -1;
     int rc = -1;
 
     if (!kx_is_dir(input)) {
