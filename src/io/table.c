@@ -16,6 +16,7 @@ struct kx_tw {
     bool csv_open;
     kx_afile csv;
     kx_buf csvbuf;
+    int64_t csv_flushed;   /* CSV bytes already handed to the file */
     struct kx_pq_sink *pq; /* Parquet side; see table_parquet.c */
 };
 
@@ -105,6 +106,7 @@ kx_tw *kx_tw_open(const char *dir, const char *base, const kx_colspec *cols, siz
 static int flush_csv(kx_tw *w, kx_err *err)
 {
     int rc = kx_afile_write(&w->csv, w->csvbuf.data, w->csvbuf.len, err);
+    w->csv_flushed += (int64_t)w->csvbuf.len;
     kx_buf_reset(&w->csvbuf);
     return rc;
 }
@@ -116,6 +118,19 @@ int kx_tw_write(kx_tw *w, size_t nrows, const kx_column *cols, kx_err *err)
         if (w->csvbuf.len > (1u << 20) && flush_csv(w, err) != 0) return -1;
     }
     if (w->pq && kx_pq_sink_write(w->pq, nrows, cols, err) != 0) return -1;
+    return 0;
+}
+
+int64_t kx_tw_csv_pos(const kx_tw *w)
+{
+    return w->csv_open ? w->csv_flushed + (int64_t)w->csvbuf.len : -1;
+}
+
+int kx_tw_write_csv_bytes(kx_tw *w, const void *p, size_t n, kx_err *err)
+{
+    if (!w->csv_open || w->pq) return kx_fail(err, "raw CSV rows need a CSV-only table writer");
+    kx_buf_put(&w->csvbuf, p, n);
+    if (w->csvbuf.len > (1u << 20)) return flush_csv(w, err);
     return 0;
 }
 

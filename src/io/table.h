@@ -51,6 +51,11 @@ typedef struct kx_tw kx_tw;
 kx_tw *kx_tw_open(const char *dir, const char *base, const kx_colspec *cols, size_t ncols,
                   const kx_table_opts *opts, kx_err *err);
 int kx_tw_write(kx_tw *w, size_t nrows, const kx_column *cols, kx_err *err);
+/* CSV bytes produced so far (header included), or -1 when no CSV file is written. */
+int64_t kx_tw_csv_pos(const kx_tw *w);
+/* Appends CSV rows formatted earlier by a writer with the same columns (incremental reuse
+ * copies them byte for byte). Only for CSV-only writers (fails if Parquet is also open). */
+int kx_tw_write_csv_bytes(kx_tw *w, const void *p, size_t n, kx_err *err);
 /* Finishes both files and renames them into place; frees w (also on failure). */
 int kx_tw_commit(kx_tw *w, kx_err *err);
 /* Removes the temporary files and frees w. */

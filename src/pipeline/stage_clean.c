@@ -25,6 +25,7 @@
 #include "core/clean_rules.h"
 #include "io/fs.h"
 #include "io/json.h"
+#include "pipeline/reuse.h"
 #include "pipeline/stage.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -76,6 +77,7 @@ typedef struct user_slot {
     copy_item *copies;
     size_t ncopies;
     unsigned batch_no; /* 1-based, within its device/status group */
+    bool reused;       /* checksum and row checks taken from the base (05 §6.4) */
     bool failed;
     kx_err err;
 } user_slot;
@@ -89,6 +91,7 @@ typedef struct clean_job {
     size_t n_demo_candidates;
     user_slot *users;
     size_t first; /* first user of the current batch */
+    const kx_clean_base *base; /* incremental base, or NULL */
 } clean_job;
 
 /* ---- listing helpers ---------------------------------------------------------------------- */
@@ -321,6 +324,23 @@ static void resolve_collisions(const clean_job *job, user_slot *u, const bool *r
     u->ncopies = w;
 }
 
+/* Incremental reuse: true if every file of the user is the object the base hashed (same
+ * names, count and total size as the base's user_checksums entry; see reuse.h), so the
+ * base's checksum and minimum-rows verdict hold without reading the contents. */
+static bool files_unchanged(const clean_job *job, const user_slot *u)
+{
+    const kx_user_sum *b = job->base ? kx_user_sums_find(&job->base->sums, u->uid) : NULL;
+    if (!b || b->files != (int64_t)u->nfiles) return false;
+    uint64_t total = 0;
+    for (size_t i = 0; i < u->nfiles; i++) total += job->list.items[u->files[i]].size;
+    if (total != (uint64_t)b->bytes) return false;
+    for (size_t i = 0; i < u->nfiles; i++) {
+        const kx_dirent *e = &job->list.items[u->files[i]];
+        if (!kx_clean_base_same_file(job->base, job->in_dir, e->name, e->size)) return false;
+    }
+    return true;
+}
+
 /* Classification of one user (01 §4.2–§4.3); fills the slot. */
 static int classify_user(clean_job *job, user_slot *u)
 {
@@ -330,6 +350,7 @@ static int classify_user(clean_job *job, user_slot *u)
     int64_t *short_rows = kx_calloc(u->nfiles ? u->nfiles : 1, sizeof *short_rows);
     bool *renamed = kx_calloc(u->nfiles ? u->nfiles : 1, sizeof *renamed);
     u->copies = kx_calloc(u->nfiles ? u->nfiles : 1, sizeof *u->copies);
+    u->reused = files_unchanged(job, u);
     int rc = 0;
     for (size_t i = 0; i < u->nfiles; i++) {
         const kx_dirent *e = &job->list.items[u->files[i]];
@@ -338,13 +359,17 @@ static int classify_user(clean_job *job, user_slot *u)
         bool exact = kx_clean_parse_task_name(e->name, &t);
         bool used = !exact || kx_clean_task_consistent(&t);
         if (!used) sl_push(&u->issues, kx_asprintf("Inconsistent platform letter or sequence: %s", e->name));
-        bool count = used && ends_with(e->name, ".csv");
+        bool count = used && ends_with(e->name, ".csv") && !u->reused;
         kx_linecount lc;
         kx_linecount_init(&lc);
-        char *path = kx_path_join(job->in_dir, e->name);
-        rc = hash_file(path, e->name, e->size, h, count ? &lc : NULL, &u->bytes, &u->err);
-        free(path);
-        if (rc != 0) break;
+        if (u->reused) {
+            u->bytes += e->size;
+        } else {
+            char *path = kx_path_join(job->in_dir, e->name);
+            rc = hash_file(path, e->name, e->size, h, count ? &lc : NULL, &u->bytes, &u->err);
+            free(path);
+            if (rc != 0) break;
+        }
         if (count) {
             int64_t rows = kx_linecount_lines(&lc) - 1;
             if (rows < cfg->clean_min_rows) {
@@ -362,10 +387,18 @@ static int classify_user(clean_job *job, user_slot *u)
         }
     }
     kx_user_hash_final(h, u->checksum);
+    const char *base_min_rows = NULL;
+    if (u->reused) {
+        memcpy(u->checksum, kx_user_sums_find(&job->base->sums, u->uid)->checksum, sizeof u->checksum);
+        base_min_rows = kx_clean_base_min_rows_reason(job->base, u->uid);
+    }
     if (rc == 0) {
         resolve_collisions(job, u, renamed);
         if (u->has_ts) {
             sl_push(&u->reasons, kx_strdup(KX_REASON_TIMESTAMP));
+        } else if (base_min_rows) { /* the same files and CLEAN_MIN_ROWS give the same text */
+            sl_push(&u->reasons, kx_strdup(base_min_rows));
+            u->insufficient = true;
         } else if (short_names.n) {
             kx_buf b = KX_BUF_INIT;
             kx_clean_reason_min_rows(&b, cfg->clean_min_rows, (const char *const *)short_names.items, short_rows,
@@ -714,6 +747,29 @@ static json_t *stats_object(const clean_totals *t)
     return o;
 }
 
+/* Loads the incremental base (05 §6.4). A base that cannot be read only costs the reuse:
+ * the stage then reads every file, which gives the same output. */
+static bool load_base(kx_stage_ctx *ctx, kx_clean_base *base)
+{
+    if (!ctx->base_version_dir) return false;
+    kx_err e;
+    if (kx_clean_base_load(ctx->base_version_dir, base, &e) == 0) return true;
+    kx_logf(ctx->log, KX_LOG_WARNING, COMP, "Base version %s not usable for reuse, reading all files: %s",
+            ctx->base_version_id ? ctx->base_version_id : ctx->base_version_dir, e.msg);
+    return false;
+}
+
+static void add_incremental_stats(const kx_stage_ctx *ctx, const clean_job *job, size_t nusers)
+{
+    if (!ctx->base_version_dir) return;
+    int64_t reused = 0;
+    for (size_t i = 0; i < nusers; i++) reused += job->users[i].reused;
+    json_object_set_new(ctx->stats, "incremental", kx_reuse_stats(ctx->base_version_id, reused, (int64_t)nusers - reused));
+    kx_logf(ctx->log, KX_LOG_INFO, COMP, "Incremental: %lld users reused from %s, %lld read",
+            (long long)reused, ctx->base_version_id ? ctx->base_version_id : ctx->base_version_dir,
+            (long long)nusers - (long long)reused);
+}
+
 int kx_stage_clean(kx_stage_ctx *ctx)
 {
     clean_job job;
@@ -728,6 +784,8 @@ int kx_stage_clean(kx_stage_ctx *ctx)
     job.out_dir = out_stage;
     clean_totals t;
     memset(&t, 0, sizeof t);
+    kx_clean_base base;
+    if (load_base(ctx, &base)) job.base = &base;
     size_t *file_idx = NULL, nusers = 0;
     int rc = -1;
     if (!kx_is_dir(in_dir)) {
@@ -748,6 +806,7 @@ int kx_stage_clean(kx_stage_ctx *ctx)
     if (write_reports(&job, nusers, &t, rep_stage, &ctx->err)) goto out;
     if (swap_in(out_stage, out_final, &ctx->err) || swap_in(rep_stage, rep_final, &ctx->err)) goto out;
     ctx->stats = stats_object(&t);
+    add_incremental_stats(ctx, &job, nusers);
     kx_logf(ctx->log, KX_LOG_INFO, COMP, "%lld users: %lld complete, %lld broken (%lld with too few rows)",
             (long long)t.total_users, (long long)t.complete, (long long)t.broken, (long long)t.insufficient);
     rc = 0;
@@ -757,6 +816,7 @@ out:
         kx_rmtree(rep_stage, NULL);
     }
     free_users(&job, nusers);
+    if (job.base) kx_clean_base_free(&base);
     free(file_idx);
     free(job.demo_candidates);
     kx_dirlist_free(&job.list);

@@ -9,7 +9,10 @@
  *
  * Output order depends only on the sorted folder and file lists, never on threads or batch
  * boundaries, so every BATCH_SIZE / PARALLEL_WORKERS gives byte-identical files.
- * Incremental reuse (02 §7) will hook in at process_folder (ctx->base_version_dir).
+ * Incremental reuse (02 §7, 05 §6.4): with a base version, folders of unchanged users are
+ * not parsed; their rows come from the base's keypairs table (read in order alongside the
+ * base's user_stats.csv sidecar), their malformed_rows.csv entries are copied byte for byte
+ * and their counters are recomputed from the rows. See docs/incremental.md.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +27,7 @@
 #include "io/json.h"
 #include "io/text.h"
 #include "pipeline/kptable.h"
+#include "pipeline/reuse.h"
 #include "pipeline/stage.h"
 #include "util/mem.h"
 #include "util/pool.h"
@@ -201,6 +205,7 @@ typedef struct kp_job {
     const kx_config *cfg;
     const kp_folder *folders; /* this batch */
     kp_result *results;       /* one slot per folder of the batch */
+    const long *reuse;        /* this batch: index into the base sidecar, or -1 (NULL: none) */
     kx_kp_thresholds th;
 } kp_job;
 
@@ -274,6 +279,7 @@ static void process_folder(void *arg, size_t index)
     const kp_folder *f = &job->folders[index];
     kp_result *r = &job->results[index];
     const char *device = job->cfg->device_types[f->device];
+    if (job->reuse && job->reuse[index] >= 0) return; /* taken from the base when consumed */
     kx_dirlist l;
     kx_err err;
     if (kx_list_dir(f->path, &l, &err) != 0) {
@@ -329,11 +335,45 @@ typedef struct kp_out {
     int dist_order[KX_KPE_COUNT + 1];
     int ndist;
     json_t *errors;
+    int64_t mal_pos;         /* bytes written to malformed_rows.csv so far (header included) */
+    int64_t mal_row_bytes;   /* of which row bytes */
+    int64_t inv_pos, inv_row_bytes; /* the same for invalid_sequences.csv */
+    /* the current folder's counters, for its user_stats.csv row */
+    int64_t f_valid, f_invalid, f_outliers;
+    long long f_dist[KX_KPE_COUNT + 1];
+    int f_order[KX_KPE_COUNT + 1];
+    int f_ndist;
+    int base_kp_fd, base_inv_fd; /* the base's keypairs.csv / invalid_sequences.csv, or -1 */
+    kx_kp_ustats ustats;     /* this run's user_stats.csv rows */
+    /* incremental reuse (NULL base_tab: none) */
+    kx_kptable *base_tab;
+    kx_kp_ustats base_ustats;
+    long base_next;          /* next base sidecar entry whose table rows are unread */
+    int base_mal_fd;         /* the base's malformed_rows.csv, or -1 */
+    int64_t reused, processed;
 } kp_out;
 
-static void dist_add(kp_out *o, int slot)
+static void dist_add_n(kp_out *o, int slot, long long n)
 {
-    if (o->dist[slot]++ == 0) o->dist_order[o->ndist++] = slot;
+    if (o->dist[slot] == 0) o->dist_order[o->ndist++] = slot;
+    o->dist[slot] += n;
+    if (o->f_dist[slot] == 0) o->f_order[o->f_ndist++] = slot;
+    o->f_dist[slot] += n;
+}
+
+static void dist_add(kp_out *o, int slot) { dist_add_n(o, slot, 1); }
+
+/* Output positions at the start of a folder, to record its byte ranges afterwards. */
+typedef struct kp_marks {
+    int64_t kp, inv_rows, mal_rows;
+} kp_marks;
+
+static kp_marks folder_begin(kp_out *o)
+{
+    o->f_valid = o->f_invalid = o->f_outliers = 0;
+    memset(o->f_dist, 0, sizeof o->f_dist);
+    o->f_ndist = 0;
+    return (kp_marks){kx_tw_csv_pos(o->tw), o->inv_row_bytes, o->mal_row_bytes};
 }
 
 static int lazy_open(kp_out *o, kx_afile *f, bool *is_open, const char *name, const kx_colspec *cols,
@@ -347,6 +387,8 @@ static int lazy_open(kp_out *o, kx_afile *f, bool *is_open, const char *name, co
     *is_open = true;
     kx_buf_reset(&o->buf);
     kx_csv_put_header(&o->buf, cols, ncols);
+    if (f == &o->mal) o->mal_pos += (int64_t)o->buf.len;
+    else o->inv_pos += (int64_t)o->buf.len;
     return kx_afile_write(f, o->buf.data, o->buf.len, err);
 }
 
@@ -370,6 +412,8 @@ static int write_malformed(kp_out *o, const kp_result *r, const kp_file *f, kx_e
         kx_buf_putc(&o->buf, '\n');
     }
     o->malformed += (long long)(f->mal_end - f->mal_begin);
+    o->mal_pos += (int64_t)o->buf.len;
+    o->mal_row_bytes += (int64_t)o->buf.len;
     return kx_afile_write(&o->mal, o->buf.data, o->buf.len, err);
 }
 
@@ -392,13 +436,82 @@ static int write_invalid(kp_out *o, const kx_user_keypairs *u, kx_err *err)
     kx_csv_put_rows(&o->buf, kx_kp_columns, KX_KP_NCOLS, b.n, b.cols);
     kx_kp_batch_free(&b);
     free(sub.rows);
+    o->inv_pos += (int64_t)o->buf.len;
+    o->inv_row_bytes += (int64_t)o->buf.len;
     return kx_afile_write(&o->inv, o->buf.data, o->buf.len, err);
 }
 
-static int consume_result(kp_out *o, const kp_result *r, kx_err *err)
+/* Counters of 02 §6 for rows [begin, end) of u, in output order. */
+static void count_rows(kp_out *o, const kx_user_keypairs *u, size_t begin, size_t end)
+{
+    for (size_t k = begin; k < end; k++) {
+        const kx_keypair *row = &u->rows[k];
+        o->total++;
+        if (row->valid) {
+            o->valid++;
+            o->f_valid++;
+        } else {
+            o->invalid++;
+            o->f_invalid++;
+            dist_add(o, row->error);
+        }
+        o->outliers += row->outlier != 0;
+        o->f_outliers += row->outlier != 0;
+    }
+}
+
+/* Table rows and invalid_sequences.csv rows of one user run. */
+static int write_rows(kp_out *o, const kx_user_keypairs *u, kx_err *err)
+{
+    if (u->n == 0) return 0;
+    kx_kp_batch b;
+    kx_kp_batch_fill(&b, u);
+    int rc = kx_tw_write(o->tw, b.n, b.cols, err);
+    kx_kp_batch_free(&b);
+    return rc != 0 ? -1 : write_invalid(o, u, err);
+}
+
+/* Completes a folder's sidecar row (byte ranges since m, counters) and stores it. */
+static void record_folder(kp_out *o, kx_kp_ustat *s, kp_marks m)
+{
+    int64_t kp_now = kx_tw_csv_pos(o->tw);
+    s->kp_offset = m.kp < 0 ? -1 : m.kp;
+    s->kp_bytes = m.kp < 0 ? 0 : kp_now - m.kp;
+    s->inv_bytes = o->inv_row_bytes - m.inv_rows;
+    s->inv_offset = o->inv_pos - s->inv_bytes;
+    s->mal_bytes = o->mal_row_bytes - m.mal_rows;
+    s->mal_offset = o->mal_pos - s->mal_bytes;
+    s->valid = o->f_valid;
+    s->invalid = o->f_invalid;
+    s->outliers = o->f_outliers;
+    kx_buf e = KX_BUF_INIT;
+    for (int i = 0; i < o->f_ndist; i++)
+        kx_buf_printf(&e, "%s%d:%lld", i ? ";" : "", o->f_order[i], o->f_dist[o->f_order[i]]);
+    s->errors = e.data ? e.data : "";
+    kx_kp_ustats_push(&o->ustats, s);
+    kx_buf_free(&e);
+}
+
+/* The sidecar row of a folder processed in this run. */
+static void record_processed(kp_out *o, const kp_folder *fo, const kp_result *r, size_t rows, kp_marks m)
+{
+    kx_kp_ustat s = {o->ctx->cfg->device_types[fo->device], fo->name, (int64_t)r->nfiles, (int64_t)rows, 0, 0, true,
+                     0, 0, 0, 0, 0, 0, 0, 0, 0, NULL};
+    for (size_t i = 0; i < r->nfiles; i++) {
+        const kp_file *f = &r->files[i];
+        s.malformed += (int64_t)(f->mal_end - f->mal_begin);
+        s.read_errors += f->read_error != NULL;
+        if (strcmp(f->uid, fo->name) != 0) s.single_user = false;
+    }
+    record_folder(o, &s, m);
+    o->processed++;
+}
+
+static int consume_result(kp_out *o, const kp_folder *fo, const kp_result *r, kx_err *err)
 {
     if (r->error) return kx_fail(err, "%s", r->error);
     size_t folder_rows = 0;
+    kp_marks m = folder_begin(o);
     for (size_t i = 0; i < r->nfiles; i++) {
         const kp_file *f = &r->files[i];
         o->total_files++;
@@ -410,30 +523,14 @@ static int consume_result(kp_out *o, const kp_result *r, kx_err *err)
             kx_logf(o->ctx->log, KX_LOG_WARNING, COMPONENT, "Read error in %s: %s", f->name, f->read_error);
             continue;
         }
-        const kx_user_keypairs *u = &r->runs[f->run];
-        for (size_t k = f->row_begin; k < f->row_end; k++) {
-            const kx_keypair *row = &u->rows[k];
-            o->total++;
-            if (row->valid) o->valid++;
-            else {
-                o->invalid++;
-                dist_add(o, row->error);
-            }
-            o->outliers += row->outlier != 0;
-        }
+        count_rows(o, &r->runs[f->run], f->row_begin, f->row_end);
         folder_rows += f->row_end - f->row_begin;
         if (write_malformed(o, r, f, err) != 0) return -1;
     }
-    for (size_t i = 0; i < r->nruns; i++) {
-        const kx_user_keypairs *u = &r->runs[i];
-        if (u->n == 0) continue;
-        kx_kp_batch b;
-        kx_kp_batch_fill(&b, u);
-        int rc = kx_tw_write(o->tw, b.n, b.cols, err);
-        kx_kp_batch_free(&b);
-        if (rc != 0 || write_invalid(o, u, err) != 0) return -1;
-    }
+    for (size_t i = 0; i < r->nruns; i++)
+        if (write_rows(o, &r->runs[i], err) != 0) return -1;
     o->users += folder_rows > 0;
+    record_processed(o, fo, r, folder_rows, m);
     return 0;
 }
 
@@ -479,9 +576,12 @@ static int write_metadata(kp_out *o, kx_err *err)
     char *path = kx_path_join(o->meta_dir, "extraction_stats.json");
     int rc = kx_json_write_file(path, root, err);
     free(path);
+    if (rc == 0) rc = kx_kp_ustats_write(&o->ustats, o->meta_dir, err);
     if (rc == 0) {
         json_decref(ctx->stats);
         ctx->stats = json_deep_copy(summary);
+        if (ctx->base_version_dir)
+            json_object_set_new(ctx->stats, "incremental", kx_reuse_stats(ctx->base_version_id, o->reused, o->processed));
     }
     json_decref(root);
     if (rc != 0 || json_array_size(o->errors) == 0) return rc;
@@ -510,25 +610,291 @@ static int swap_in(const char *staging, const char *final, kx_err *err)
     return rc;
 }
 
+/* ---- incremental reuse (02 §7, 05 §6.4) -------------------------------------------------------- */
+
+static const kx_kp_ustats *sort_base; /* qsort context (single-threaded planning only) */
+
+static int cmp_ustat_idx(const void *a, const void *b)
+{
+    const kx_kp_ustat *x = &sort_base->v[*(const long *)a], *y = &sort_base->v[*(const long *)b];
+    int c = strcmp(x->folder, y->folder);
+    return c ? c : strcmp(x->device, y->device);
+}
+
+/* Index of the base sidecar entry (folder, device) through the sorted index; -1 if none. */
+static long find_ustat(const kx_kp_ustats *s, const long *idx, const char *folder, const char *device)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const kx_kp_ustat *u = &s->v[idx[mid]];
+        int c = strcmp(u->folder, folder);
+        if (!c) c = strcmp(u->device, device);
+        if (c == 0) return idx[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return -1;
+}
+
+static void close_base(kp_out *o)
+{
+    kx_kptable_close(o->base_tab);
+    o->base_tab = NULL;
+    kx_kp_ustats_free(&o->base_ustats);
+    int *fds[3] = {&o->base_mal_fd, &o->base_kp_fd, &o->base_inv_fd};
+    for (int i = 0; i < 3; i++) {
+        if (*fds[i] >= 0) close(*fds[i]);
+        *fds[i] = -1;
+    }
+}
+
+/* Opens the base's table, sidecar and malformed_rows.csv; false (logged) if reuse is not
+ * possible, in which case every folder is processed. */
+static bool open_base(kp_out *o, kx_user_sums *cur, kx_user_sums *base)
+{
+    kx_stage_ctx *ctx = o->ctx;
+    kx_err e;
+    bool ok = kx_user_sums_load(ctx->version_dir, cur, &e) == 0 &&
+              kx_user_sums_load(ctx->base_version_dir, base, &e) == 0 &&
+              kx_kp_ustats_load(ctx->base_version_dir, &o->base_ustats, &e) == 0 &&
+              (o->base_tab = kx_kptable_open(ctx->base_version_dir, &e)) != NULL;
+    /* The table is read group by group in sidecar order: a folder holding files of other
+     * user ids would break the one-group-per-folder correspondence. */
+    for (size_t i = 0; ok && i < o->base_ustats.n; i++)
+        if (!o->base_ustats.v[i].single_user) ok = !kx_fail(&e, "folder %s holds files of other users",
+                                                             o->base_ustats.v[i].folder);
+    if (ok) {
+        /* each may be absent (no malformed / invalid row, no CSV): fetch_base checks */
+        static const char *const files[3] = {"etl_metadata/keypairs/malformed_rows.csv", "keypairs/keypairs.csv",
+                                             "etl_metadata/keypairs/invalid_sequences.csv"};
+        int *fds[3] = {&o->base_mal_fd, &o->base_kp_fd, &o->base_inv_fd};
+        for (int i = 0; i < 3; i++) {
+            char *path = kx_path_join(ctx->base_version_dir, files[i]);
+            *fds[i] = open(path, O_RDONLY);
+            free(path);
+        }
+        return true;
+    }
+    kx_logf(ctx->log, KX_LOG_WARNING, COMPONENT, "Base version %s not usable for reuse, parsing all users: %s",
+            ctx->base_version_id ? ctx->base_version_id : ctx->base_version_dir, e.msg);
+    close_base(o);
+    return false;
+}
+
+/* Per folder: the base sidecar entry to take over, or -1 to process it. NULL = no base. */
+static long *plan_reuse(kp_out *o, const kp_folders *folders)
+{
+    if (!o->ctx->base_version_dir) return NULL;
+    kx_user_sums cur = {0}, base = {0};
+    long *plan = NULL;
+    if (open_base(o, &cur, &base)) {
+        const kx_kp_ustats *bs = &o->base_ustats;
+        long *idx = kx_malloc((bs->n + 1) * sizeof *idx);
+        for (size_t i = 0; i < bs->n; i++) idx[i] = (long)i;
+        sort_base = bs;
+        qsort(idx, bs->n, sizeof *idx, cmp_ustat_idx);
+        plan = kx_malloc((folders->n + 1) * sizeof *plan);
+        long last = -1;
+        for (size_t i = 0; i < folders->n; i++) {
+            const kp_folder *f = &folders->v[i];
+            const kx_user_sum *a = kx_user_sums_find(&cur, f->name);
+            long j = -1;
+            if (kx_user_sum_same(a, kx_user_sums_find(&base, f->name)) && a->complete)
+                j = find_ustat(bs, idx, f->name, o->ctx->cfg->device_types[f->device]);
+            /* a read error in the base is not reused (02 §7); nor are entries out of order */
+            if (j >= 0 && (bs->v[j].read_errors > 0 || j <= last)) j = -1;
+            plan[i] = j;
+            if (j >= 0) last = j;
+        }
+        free(idx);
+    }
+    kx_user_sums_free(&cur);
+    kx_user_sums_free(&base);
+    return plan;
+}
+
+/* Reads bytes [off, off + n) of fd into b. */
+static int read_range(int fd, int64_t off, int64_t n, kx_buf *b, kx_err *e)
+{
+    kx_buf_reset(b);
+    if (n == 0) return 0;
+    if (fd < 0 || off < 0) return kx_fail(e, "a base output file is missing");
+    kx_buf_reserve(b, (size_t)n + 1);
+    ssize_t got = pread(fd, b->data, (size_t)n, (off_t)off);
+    if (got != (ssize_t)n) return kx_fail(e, "a base output file is shorter than user_stats.csv says");
+    b->len = (size_t)n;
+    return 0;
+}
+
+/* Parses a sidecar "errors" cell into slots/counts (at most KX_KPE_COUNT + 1 pairs). */
+static int parse_errors(const char *s, int *slot, long long *count, int *n, kx_err *e)
+{
+    *n = 0;
+    while (*s) {
+        char *end;
+        long k = strtol(s, &end, 10);
+        if (*end != ':' || k < 0 || k > KX_KPE_COUNT || *n > KX_KPE_COUNT) return kx_fail(e, "bad errors cell");
+        long long c = strtoll(end + 1, &end, 10);
+        if (c <= 0 || (*end && *end != ';')) return kx_fail(e, "bad errors cell");
+        slot[*n] = (int)k;
+        count[(*n)++] = c;
+        s = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+/* Row path (Parquet written): reads the base rows of sidecar entry j, skipping the table
+ * groups of earlier entries. -1 with e set when the base does not match its sidecar. */
+static int fetch_rows(kp_out *o, long j, kx_user_keypairs *u, kx_err *e)
+{
+    const kx_kp_ustats *bs = &o->base_ustats;
+    for (; o->base_next <= j; o->base_next++) {
+        const kx_kp_ustat *s = &bs->v[o->base_next];
+        if (s->rows == 0) continue;
+        kx_user_keypairs_free(u);
+        int got = kx_kptable_next_user(o->base_tab, u, e);
+        if (got < 0) return -1;
+        if (got == 0 || strcmp(u->user_id, s->folder) || strcmp(u->device_type, s->device) ||
+            (int64_t)u->n != s->rows)
+            return kx_fail(e, "%s does not match user_stats.csv at folder %s", kx_kptable_path(o->base_tab), s->folder);
+    }
+    if (bs->v[j].rows == 0) kx_user_keypairs_free(u);
+    return 0;
+}
+
+/* Everything taken from the base for entry j, read before anything is written. */
+typedef struct kp_reuse_in {
+    bool copy;               /* CSV-only: copy table bytes instead of rows */
+    kx_user_keypairs rows;   /* row path */
+    kx_buf kp, inv, mal;     /* byte ranges */
+    int slot[KX_KPE_COUNT + 1];
+    long long count[KX_KPE_COUNT + 1];
+    int nslots;
+} kp_reuse_in;
+
+static void reuse_in_free(kp_reuse_in *in)
+{
+    kx_user_keypairs_free(&in->rows);
+    kx_buf_free(&in->kp);
+    kx_buf_free(&in->inv);
+    kx_buf_free(&in->mal);
+}
+
+static int fetch_base(kp_out *o, long j, kp_reuse_in *in, kx_err *e)
+{
+    const kx_kp_ustat *s = &o->base_ustats.v[j];
+    in->copy = !o->ctx->cfg->out_parquet && o->ctx->cfg->out_csv;
+    if (read_range(o->base_mal_fd, s->mal_offset, s->mal_bytes, &in->mal, e) != 0) return -1;
+    if (!in->copy) return fetch_rows(o, j, &in->rows, e);
+    if (s->rows > 0 && s->kp_offset < 0) return kx_fail(e, "the base wrote no keypairs.csv");
+    if (read_range(o->base_kp_fd, s->kp_offset, s->kp_bytes, &in->kp, e) != 0 ||
+        read_range(o->base_inv_fd, s->inv_offset, s->inv_bytes, &in->inv, e) != 0)
+        return -1;
+    return parse_errors(s->errors, in->slot, in->count, &in->nslots, e);
+}
+
+/* Copy path: counters from the sidecar, table and invalid rows as bytes. */
+static int put_copied(kp_out *o, const kx_kp_ustat *s, const kp_reuse_in *in, kx_err *err)
+{
+    o->total += s->rows;
+    o->valid += s->valid;
+    o->invalid += s->invalid;
+    o->outliers += s->outliers;
+    o->f_valid = s->valid;
+    o->f_invalid = s->invalid;
+    o->f_outliers = s->outliers;
+    for (int i = 0; i < in->nslots; i++) dist_add_n(o, in->slot[i], in->count[i]);
+    if (in->kp.len && kx_tw_write_csv_bytes(o->tw, in->kp.data, in->kp.len, err) != 0) return -1;
+    if (!in->inv.len) return 0;
+    if (lazy_open(o, &o->inv, &o->inv_open, "invalid_sequences.csv", kx_kp_columns, KX_KP_NCOLS, err) != 0) return -1;
+    o->inv_pos += (int64_t)in->inv.len;
+    o->inv_row_bytes += (int64_t)in->inv.len;
+    return kx_afile_write(&o->inv, in->inv.data, in->inv.len, err);
+}
+
+/* A folder taken over from the base: same rows, malformed lines and counters as if it had
+ * been processed. Returns 1 when the base turned out unusable (nothing written). */
+static int consume_reused(kp_out *o, long j, kx_err *err)
+{
+    kp_reuse_in in;
+    memset(&in, 0, sizeof in);
+    kx_user_keypairs_init(&in.rows);
+    kx_err e;
+    if (fetch_base(o, j, &in, &e) != 0) {
+        kx_logf(o->ctx->log, KX_LOG_WARNING, COMPONENT, "Reuse stopped, parsing the remaining users: %s", e.msg);
+        reuse_in_free(&in);
+        close_base(o);
+        return 1;
+    }
+    kx_kp_ustat s = o->base_ustats.v[j];
+    kp_marks m = folder_begin(o);
+    o->total_files += s.files;
+    int rc;
+    if (in.copy) {
+        rc = put_copied(o, &s, &in, err);
+    } else {
+        count_rows(o, &in.rows, 0, in.rows.n);
+        rc = write_rows(o, &in.rows, err);
+    }
+    if (rc == 0 && in.mal.len) {
+        rc = lazy_open(o, &o->mal, &o->mal_open, "malformed_rows.csv", malformed_cols, 5, err);
+        if (rc == 0) rc = kx_afile_write(&o->mal, in.mal.data, in.mal.len, err);
+        o->mal_pos += (int64_t)in.mal.len;
+        o->mal_row_bytes += (int64_t)in.mal.len;
+        o->malformed += s.malformed;
+    }
+    o->users += s.rows > 0;
+    record_folder(o, &s, m);
+    o->reused++;
+    reuse_in_free(&in);
+    return rc;
+}
+
+/* Consumes one folder of a batch: from the base when planned and possible, else the
+ * result of process_folder (computed here if the batch skipped it). */
+static int consume_folder(kp_out *o, const kp_job *job, size_t i, long j, kx_err *err)
+{
+    if (j >= 0 && o->base_tab) {
+        int rc = consume_reused(o, j, err);
+        if (rc <= 0) return rc;
+    }
+    if (j >= 0) { /* planned for reuse but the base failed: parse it now */
+        kp_job one = *job;
+        one.folders = &job->folders[i];
+        one.results = &job->results[i];
+        one.reuse = NULL;
+        process_folder(&one, 0);
+    }
+    return consume_result(o, &job->folders[i], &job->results[i], err);
+}
+
 static int run_batches(kp_out *o, const kp_folders *folders, kx_err *err)
 {
     const kx_config *cfg = o->ctx->cfg;
     size_t bs = cfg->batch_size > 0 ? (size_t)cfg->batch_size : 1;
-    kp_job job = {cfg, NULL, NULL, {cfg->outlier_hl_min_ms, cfg->outlier_hl_max_ms, cfg->outlier_il_abs_max_ms}};
+    kp_job job = {cfg, NULL, NULL, NULL,
+                  {cfg->outlier_hl_min_ms, cfg->outlier_hl_max_ms, cfg->outlier_il_abs_max_ms}};
+    long *plan = plan_reuse(o, folders);
     for (size_t start = 0; start < folders->n; start += bs) {
         size_t n = folders->n - start < bs ? folders->n - start : bs;
         job.folders = folders->v + start;
         job.results = kx_calloc(n, sizeof *job.results);
+        job.reuse = plan ? plan + start : NULL;
         kx_parallel_for(cfg->parallel_workers, n, process_folder, &job);
         int rc = 0;
         for (size_t i = 0; i < n; i++) {
-            if (rc == 0) rc = consume_result(o, &job.results[i], err);
+            if (rc == 0) rc = consume_folder(o, &job, i, plan ? plan[start + i] : -1, err);
             free_result(&job.results[i]);
         }
         free(job.results);
-        if (rc != 0) return -1;
+        if (rc != 0) {
+            free(plan);
+            return -1;
+        }
         kx_logf(o->ctx->log, KX_LOG_DEBUG, COMPONENT, "Processed %zu/%zu user folders", start + n, folders->n);
     }
+    free(plan);
     return 0;
 }
 
@@ -567,6 +933,7 @@ int kx_stage_keypairs(kx_stage_ctx *ctx)
     o.ctx = ctx;
     o.meta_dir = meta_stage;
     o.errors = json_array();
+    o.base_mal_fd = o.base_kp_fd = o.base_inv_fd = -1;
     int rc = -1;
 
     if (!kx_is_dir(input)) {
@@ -600,6 +967,8 @@ out:
     }
     json_decref(o.errors);
     kx_buf_free(&o.buf);
+    close_base(&o);
+    kx_kp_ustats_free(&o.ustats);
     free_folders(&folders);
     free(input);
     free(kp_final);
