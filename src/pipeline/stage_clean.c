@@ -762,12 +762,20 @@ static bool load_base(kx_stage_ctx *ctx, kx_clean_base *base)
 static void add_incremental_stats(const kx_stage_ctx *ctx, const clean_job *job, size_t nusers)
 {
     if (!ctx->base_version_dir) return;
-    int64_t reused = 0;
-    for (size_t i = 0; i < nusers; i++) reused += job->users[i].reused;
+    /* "Reused" = unchanged in the sense of 05 §6.4 (same checksum as in the base), whose
+     * classification is therefore the base's; of those, `skipped` were not even read
+     * (same files as the base read, see files_unchanged). */
+    int64_t reused = 0, skipped = 0;
+    for (size_t i = 0; i < nusers; i++) {
+        const user_slot *u = &job->users[i];
+        const kx_user_sum *b = job->base ? kx_user_sums_find(&job->base->sums, u->uid) : NULL;
+        reused += u->reused || (b && !strcmp(b->checksum, u->checksum));
+        skipped += u->reused;
+    }
     json_object_set_new(ctx->stats, "incremental", kx_reuse_stats(ctx->base_version_id, reused, (int64_t)nusers - reused));
-    kx_logf(ctx->log, KX_LOG_INFO, COMP, "Incremental: %lld users reused from %s, %lld read",
+    kx_logf(ctx->log, KX_LOG_INFO, COMP, "Incremental: %lld users unchanged since %s (%lld not re-read), %lld new or changed",
             (long long)reused, ctx->base_version_id ? ctx->base_version_id : ctx->base_version_dir,
-            (long long)nusers - (long long)reused);
+            (long long)skipped, (long long)nusers - (long long)reused);
 }
 
 int kx_stage_clean(kx_stage_ctx *ctx)
