@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "io/fmt.h"
 #include "util/mem.h"
 
 void kx_buf_reserve(kx_buf *b, size_t extra)
@@ -50,14 +51,7 @@ void kx_buf_printf(kx_buf *b, const char *fmt, ...)
 void kx_buf_put_i64(kx_buf *b, int64_t v)
 {
     char tmp[24];
-    int i = (int)sizeof tmp;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) tmp[--i] = '-';
-    kx_buf_put(b, tmp + i, sizeof tmp - (size_t)i);
+    kx_buf_put(b, tmp, kx_fmt_i64(v, tmp));
 }
 
 void kx_buf_reset(kx_buf *b)
