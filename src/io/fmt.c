@@ -26,24 +26,11 @@
 #include <string.h>
 
 #include "io/fmt_table.h"
+#include "util/buf.h"
 
 typedef unsigned __int128 u128;
 
-size_t kx_fmt_i64(int64_t v, char out[24])
-{
-    char tmp[24];
-    int i = (int)sizeof tmp;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) tmp[--i] = '-';
-    size_t n = sizeof tmp - (size_t)i;
-    memcpy(out, tmp + i, n);
-    out[n] = '\0';
-    return n;
-}
+size_t kx_fmt_i64(int64_t v, char out[24]) { return kx_i64_to_chars(v, out); }
 
 /* ---- Schubfach digit generation ---------------------------------------------------------- */
 

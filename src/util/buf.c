@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "io/fmt.h"
 #include "util/mem.h"
 
 void kx_buf_reserve(kx_buf *b, size_t extra)
@@ -48,10 +47,26 @@ void kx_buf_printf(kx_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+size_t kx_i64_to_chars(int64_t v, char out[24])
+{
+    char tmp[24];
+    int i = (int)sizeof tmp;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) tmp[--i] = '-';
+    size_t n = sizeof tmp - (size_t)i;
+    memcpy(out, tmp + i, n);
+    out[n] = '\0';
+    return n;
+}
+
 void kx_buf_put_i64(kx_buf *b, int64_t v)
 {
     char tmp[24];
-    kx_buf_put(b, tmp, kx_fmt_i64(v, tmp));
+    kx_buf_put(b, tmp, kx_i64_to_chars(v, tmp));
 }
 
 void kx_buf_reset(kx_buf *b)

@@ -20,6 +20,8 @@ void kx_buf_puts(kx_buf *b, const char *s);
 void kx_buf_putc(kx_buf *b, char c);
 void kx_buf_printf(kx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void kx_buf_put_i64(kx_buf *b, int64_t v);
+/* Decimal text of v into out (NUL-terminated); returns its length. */
+size_t kx_i64_to_chars(int64_t v, char out[24]);
 void kx_buf_reset(kx_buf *b);          /* len = 0, keeps memory */
 void kx_buf_free(kx_buf *b);
 /* Hand over the heap string (NUL-terminated); the buffer becomes empty. */
