@@ -29,6 +29,7 @@
 #include "pipeline/stage.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/progress.h"
 #include "util/pool.h"
 
 #define COMP "clean"
@@ -469,18 +470,23 @@ static void copy_worker(void *arg, size_t i)
 }
 
 /* Runs fn over all users, BATCH_SIZE at a time; fails with the first failed user's error. */
-static int for_each_batch(clean_job *job, size_t nusers, kx_work_fn fn, kx_err *err)
+static int for_each_batch(clean_job *job, size_t nusers, kx_work_fn fn, const char *label, kx_err *err)
 {
     size_t bs = (size_t)job->ctx->cfg->batch_size;
-    for (job->first = 0; job->first < nusers; job->first += bs) {
+    kx_progress p;
+    kx_progress_start(&p, job->ctx->show_progress, label, nusers);
+    int rc = 0;
+    for (job->first = 0; job->first < nusers && rc == 0; job->first += bs) {
         size_t n = nusers - job->first < bs ? nusers - job->first : bs;
         kx_parallel_for(job->ctx->cfg->parallel_workers, n, fn, job);
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && rc == 0; i++) {
             user_slot *u = &job->users[job->first + i];
-            if (u->failed) return kx_fail(err, "%s", u->err.msg);
+            if (u->failed) rc = kx_fail(err, "%s", u->err.msg);
         }
+        kx_progress_add(&p, n);
     }
-    return 0;
+    kx_progress_finish(&p);
+    return rc;
 }
 
 /* ---- listing and grouping --------------------------------------------------------------------- */
@@ -805,9 +811,9 @@ int kx_stage_clean(kx_stage_ctx *ctx)
     kx_logf(ctx->log, KX_LOG_INFO, COMP, "Classifying %zu users from %lld files", nusers, (long long)t.total_files);
     if (kx_rmtree(out_stage, &ctx->err) || kx_rmtree(rep_stage, &ctx->err)) goto out;
     if (make_skeleton(out_stage, &ctx->err) || kx_mkdirs(rep_stage, &ctx->err)) goto out;
-    if (for_each_batch(&job, nusers, classify_worker, &ctx->err)) goto out;
+    if (for_each_batch(&job, nusers, classify_worker, "clean (classify)", &ctx->err)) goto out;
     number_batches(&job, nusers);
-    if (for_each_batch(&job, nusers, copy_worker, &ctx->err)) goto out;
+    if (for_each_batch(&job, nusers, copy_worker, "clean (copy)", &ctx->err)) goto out;
     sum_up(&job, nusers, &t);
     for (int d = 0; d < 2; d++)
         if (write_device_tables(&job, nusers, d, &ctx->err)) goto out;

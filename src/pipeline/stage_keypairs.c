@@ -30,6 +30,7 @@
 #include "pipeline/reuse.h"
 #include "pipeline/stage.h"
 #include "util/mem.h"
+#include "util/progress.h"
 #include "util/pool.h"
 
 #define COMPONENT "keypairs"
@@ -876,6 +877,8 @@ static int run_batches(kp_out *o, const kp_folders *folders, kx_err *err)
     kp_job job = {cfg, NULL, NULL, NULL,
                   {cfg->outlier_hl_min_ms, cfg->outlier_hl_max_ms, cfg->outlier_il_abs_max_ms}};
     long *plan = plan_reuse(o, folders);
+    kx_progress p;
+    kx_progress_start(&p, o->ctx->show_progress, "keypairs", folders->n);
     for (size_t start = 0; start < folders->n; start += bs) {
         size_t n = folders->n - start < bs ? folders->n - start : bs;
         job.folders = folders->v + start;
@@ -889,11 +892,14 @@ static int run_batches(kp_out *o, const kp_folders *folders, kx_err *err)
         }
         free(job.results);
         if (rc != 0) {
+            kx_progress_finish(&p);
             free(plan);
             return -1;
         }
+        kx_progress_add(&p, n);
         kx_logf(o->ctx->log, KX_LOG_DEBUG, COMPONENT, "Processed %zu/%zu user folders", start + n, folders->n);
     }
+    kx_progress_finish(&p);
     free(plan);
     return 0;
 }
