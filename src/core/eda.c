@@ -32,15 +32,113 @@ bool kx_eda_is_modifier(const char *key, size_t len)
 
 /* ---- small containers ---------------------------------------------------------------------- */
 
-typedef struct dvec {
+/* Exact multiset of doubles: a value -> count hash map (keys by bit pattern). Timing values
+ * are differences of integer millisecond timestamps in practice, so the distinct values are
+ * few (thousands) even for 10^8 rows; memory is proportional to the distinct values, and
+ * every order statistic stays exact. kx_eda_results sorts it (vcmap_finish): then v[] is
+ * ascending (ties of equal value, i.e. -0.0/+0.0, by bit pattern) and cum[i] = number of
+ * values <= v[i]. */
+typedef struct vcmap {
     double *v;
+    int64_t *c, *cum;
     size_t n, cap;
-} dvec;
+    uint32_t *slots; /* index + 1, 0 = empty */
+    size_t nslots;
+    int64_t total;
+} vcmap;
 
-static void dvec_push(dvec *d, double x)
+static uint64_t dbl_bits(double x)
 {
-    if (d->n == d->cap) d->v = kx_grow(d->v, &d->cap, d->n + 1, sizeof *d->v);
-    d->v[d->n++] = x;
+    uint64_t b;
+    memcpy(&b, &x, sizeof b);
+    return b;
+}
+
+static size_t vc_hash(uint64_t b)
+{
+    b ^= b >> 33;
+    b *= 0xff51afd7ed558ccdULL;
+    b ^= b >> 33;
+    b *= 0xc4ceb9fe1a85ec53ULL;
+    b ^= b >> 33;
+    return (size_t)b;
+}
+
+static void vcmap_rehash(vcmap *m, size_t nslots)
+{
+    free(m->slots);
+    m->slots = kx_calloc(nslots, sizeof *m->slots);
+    m->nslots = nslots;
+    for (size_t i = 0; i < m->n; i++) {
+        size_t h = vc_hash(dbl_bits(m->v[i])) & (nslots - 1);
+        while (m->slots[h]) h = (h + 1) & (nslots - 1);
+        m->slots[h] = (uint32_t)(i + 1);
+    }
+}
+
+static void vcmap_add(vcmap *m, double x)
+{
+    m->total++;
+    if ((m->n + 1) * 2 > m->nslots) vcmap_rehash(m, m->nslots ? m->nslots * 2 : 256);
+    uint64_t b = dbl_bits(x);
+    size_t h = vc_hash(b) & (m->nslots - 1);
+    while (m->slots[h]) {
+        size_t i = m->slots[h] - 1;
+        if (dbl_bits(m->v[i]) == b) {
+            m->c[i]++;
+            return;
+        }
+        h = (h + 1) & (m->nslots - 1);
+    }
+    if (m->n == m->cap) {
+        size_t cap = m->cap;
+        m->v = kx_grow(m->v, &cap, m->n + 1, sizeof *m->v);
+        m->c = kx_realloc(m->c, cap * sizeof *m->c);
+        m->cap = cap;
+    }
+    m->v[m->n] = x;
+    m->c[m->n] = 1;
+    m->slots[h] = (uint32_t)(++m->n);
+}
+
+static void vcmap_free(vcmap *m)
+{
+    free(m->v);
+    free(m->c);
+    free(m->cum);
+    free(m->slots);
+    memset(m, 0, sizeof *m);
+}
+
+typedef struct vc_pair {
+    double v;
+    int64_t c;
+} vc_pair;
+
+static int vc_pair_cmp(const void *pa, const void *pb)
+{
+    const vc_pair *a = pa, *b = pb;
+    if (a->v != b->v) return a->v < b->v ? -1 : 1;
+    uint64_t x = dbl_bits(a->v), y = dbl_bits(b->v);
+    return x < y ? 1 : x > y ? -1 : 0; /* -0.0 (sign bit set) first */
+}
+
+static void vcmap_finish(vcmap *m)
+{
+    free(m->slots);
+    m->slots = NULL;
+    m->nslots = 0;
+    vc_pair *p = kx_malloc((m->n ? m->n : 1) * sizeof *p);
+    for (size_t i = 0; i < m->n; i++) p[i] = (vc_pair){m->v[i], m->c[i]};
+    if (m->n) qsort(p, m->n, sizeof *p, vc_pair_cmp);
+    m->cum = kx_malloc((m->n ? m->n : 1) * sizeof *m->cum);
+    int64_t run = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        m->v[i] = p[i].v;
+        m->c[i] = p[i].c;
+        m->cum[i] = run += p[i].c;
+    }
+    free(p);
 }
 
 /* Counting map from byte strings to counts; entries stay in insertion order in e[]. */
@@ -158,7 +256,7 @@ struct kx_eda {
     char **devices;
     size_t ndevices, capdevices;
 
-    dvec values[KX_EDA_NFEAT];
+    vcmap values[KX_EDA_NFEAT]; /* exact value -> count multisets */
     double sums[KX_EDA_NFEAT];
     int64_t negatives[KX_EDA_NFEAT], zeros[KX_EDA_NFEAT];
 
@@ -200,7 +298,7 @@ void kx_eda_free(kx_eda *e)
     cntmap_free(&e->cur_il);
     for (size_t i = 0; i < e->ndevices; i++) free(e->devices[i]);
     free(e->devices);
-    for (int f = 0; f < KX_EDA_NFEAT; f++) free(e->values[f].v);
+    for (int f = 0; f < KX_EDA_NFEAT; f++) vcmap_free(&e->values[f]);
     cntmap_free(&e->il_patterns);
     cntmap_free(&e->rl_patterns);
     for (size_t i = 0; i < e->nextremes; i++) {
@@ -339,7 +437,7 @@ void kx_eda_add_user(kx_eda *e, const kx_user_keypairs *u)
         const double v[KX_EDA_NFEAT] = {r->hl, r->il, r->pl, r->rl};
         for (int f = 0; f < KX_EDA_NFEAT; f++) {
             if (isnan(v[f])) continue;
-            dvec_push(&e->values[f], v[f]);
+            vcmap_add(&e->values[f], v[f]);
             e->sums[f] += v[f];
             if (v[f] < 0) e->negatives[f]++;
             if (v[f] == 0) e->zeros[f]++;
@@ -378,6 +476,18 @@ static int ord_event_cmp(const void *pa, const void *pb)
     return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
+void kx_eda_sort_events(kx_eda_event *events, size_t n)
+{
+    size_t i = 1;
+    while (i < n && !(events[i].time < events[i - 1].time)) i++;
+    if (i >= n) return; /* already in time order: the stable sort is the identity */
+    ord_event *o = kx_malloc(n * sizeof *o);
+    for (i = 0; i < n; i++) o[i] = (ord_event){events[i], i};
+    qsort(o, n, sizeof *o, ord_event_cmp);
+    for (i = 0; i < n; i++) events[i] = o[i].ev;
+    free(o);
+}
+
 static bool quality_ignored(const kx_eda_event *ev)
 {
     static const char *const ignored[] = {"Key.shift", "Key.ctrl", "Key.alt", "Key.cmd", "Key.caps_lock"};
@@ -408,15 +518,9 @@ static long find_down(const down_key *d, size_t n, const kx_eda_event *ev)
 void kx_eda_scan_file(kx_eda *e, const char *user_id, const char *file_name, kx_eda_event *events, size_t n)
 {
     e->files_read++;
-    ord_event *o = kx_malloc((n ? n : 1) * sizeof *o);
-    for (size_t i = 0; i < n; i++) {
-        o[i].ev = events[i];
-        if (!o[i].ev.key) o[i].ev.key_len = 0;
-        o[i].idx = i;
-    }
-    qsort(o, n, sizeof *o, ord_event_cmp);
-    for (size_t i = 0; i < n; i++) events[i] = o[i].ev;
-    free(o);
+    for (size_t i = 0; i < n; i++)
+        if (!events[i].key) events[i].key_len = 0;
+    kx_eda_sort_events(events, n);
 
     down_key *down = kx_malloc((n ? n : 1) * sizeof *down); /* keys down, in the order they went down */
     size_t ndown = 0;
@@ -484,6 +588,27 @@ double kx_eda_quantile(const double *x, size_t n, double p)
     return x[lo] + (h - (double)lo) * (x[hi] - x[lo]);
 }
 
+double kx_eda_value_at(const double *v, const int64_t *cum, size_t n, int64_t k)
+{
+    size_t lo = 0, hi = n - 1; /* first i with cum[i] > k */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cum[mid] > k) hi = mid;
+        else lo = mid + 1;
+    }
+    return v[lo];
+}
+
+double kx_eda_wquantile(const double *v, const int64_t *cum, size_t n, double p)
+{
+    int64_t total = cum[n - 1];
+    double h = (double)(total - 1) * p;
+    int64_t lo = (int64_t)floor(h);
+    int64_t hi = lo + 1 < total ? lo + 1 : total - 1;
+    double xlo = kx_eda_value_at(v, cum, n, lo), xhi = kx_eda_value_at(v, cum, n, hi);
+    return xlo + (h - (double)lo) * (xhi - xlo);
+}
+
 double kx_eda_round1(double v)
 {
     char buf[64];
@@ -524,27 +649,33 @@ static json_t *summary_json(const kx_eda *e)
     return s;
 }
 
-/* Mean and std are computed in table order, then the values are sorted for quantiles. */
+/* The mean is summed in table order; the std's squared deviations are summed per distinct
+ * value in ascending order (count × d²), which can differ from a row-by-row sum in the last
+ * bits only. Quantiles are exact order statistics of the multiset. */
 static json_t *feature_stats_json(kx_eda *e, int f)
 {
-    dvec *d = &e->values[f];
+    vcmap *d = &e->values[f];
     json_t *s = json_object();
-    json_object_set_new(s, "count", json_integer((json_int_t)d->n));
-    if (!d->n) return s;
-    double mean = e->sums[f] / (double)d->n;
-    double std = d->n > 1 ? sample_std(d->v, d->n, mean) : NAN;
-    qsort(d->v, d->n, sizeof *d->v, dbl_cmp);
+    json_object_set_new(s, "count", json_integer((json_int_t)d->total));
+    if (!d->total) return s;
+    double mean = e->sums[f] / (double)d->total;
+    double std = NAN;
+    if (d->total > 1) {
+        double ss = 0;
+        for (size_t i = 0; i < d->n; i++) ss += (double)d->c[i] * ((d->v[i] - mean) * (d->v[i] - mean));
+        std = sqrt(ss / (double)(d->total - 1));
+    }
     json_object_set_new(s, "mean", kx_json_num(mean));
     json_object_set_new(s, "std", kx_json_num(std));
     json_object_set_new(s, "min", kx_json_num(d->v[0]));
     json_object_set_new(s, "max", kx_json_num(d->v[d->n - 1]));
-    json_object_set_new(s, "median", kx_json_num(kx_eda_quantile(d->v, d->n, 0.5)));
-    json_object_set_new(s, "q25", kx_json_num(kx_eda_quantile(d->v, d->n, 0.25)));
-    json_object_set_new(s, "q75", kx_json_num(kx_eda_quantile(d->v, d->n, 0.75)));
+    json_object_set_new(s, "median", kx_json_num(kx_eda_wquantile(d->v, d->cum, d->n, 0.5)));
+    json_object_set_new(s, "q25", kx_json_num(kx_eda_wquantile(d->v, d->cum, d->n, 0.25)));
+    json_object_set_new(s, "q75", kx_json_num(kx_eda_wquantile(d->v, d->cum, d->n, 0.75)));
     json_object_set_new(s, "negative_count", json_integer(e->negatives[f]));
     json_object_set_new(s, "zero_count", json_integer(e->zeros[f]));
-    json_object_set_new(s, "outlier_threshold_low", kx_json_num(kx_eda_quantile(d->v, d->n, 0.01)));
-    json_object_set_new(s, "outlier_threshold_high", kx_json_num(kx_eda_quantile(d->v, d->n, 0.99)));
+    json_object_set_new(s, "outlier_threshold_low", kx_json_num(kx_eda_wquantile(d->v, d->cum, d->n, 0.01)));
+    json_object_set_new(s, "outlier_threshold_high", kx_json_num(kx_eda_wquantile(d->v, d->cum, d->n, 0.99)));
     return s;
 }
 
@@ -804,7 +935,10 @@ static json_t *recommendations_json(const kx_eda *e, const json_t *timing, int64
 
 json_t *kx_eda_results(kx_eda *e, const kx_eda_meta *m)
 {
-    if (!e->finished) finish_user_patterns(e);
+    if (!e->finished) {
+        finish_user_patterns(e);
+        for (int f = 0; f < KX_EDA_NFEAT; f++) vcmap_finish(&e->values[f]);
+    }
     e->finished = true;
     user_rec **by_id = kx_malloc((e->nusers ? e->nusers : 1) * sizeof *by_id);
     for (size_t i = 0; i < e->nusers; i++) by_id[i] = &e->users[i];
@@ -834,8 +968,11 @@ json_t *kx_eda_results(kx_eda *e, const kx_eda_meta *m)
     return doc;
 }
 
-const double *kx_eda_values(const kx_eda *e, kx_eda_feature f, size_t *n)
+const double *kx_eda_distribution(const kx_eda *e, kx_eda_feature f, const int64_t **counts, const int64_t **cum,
+                                  size_t *n)
 {
     *n = e->values[f].n;
+    *counts = e->values[f].c;
+    *cum = e->values[f].cum;
     return e->values[f].v;
 }

@@ -7,14 +7,15 @@
  *                                        kx_eda_scan_file(e, uid, file_name, events, n);
  *     with INCLUDE_PII:                  kx_eda_set_consent(e, uid, timestamp);
  *     json_t *doc = kx_eda_results(e, &meta);   // analysis_results.json, keys in spec order
- *     ... kx_eda_values(e, KX_EDA_HL, &n) for charts (sorted ascending after results) ...
+ *     ... kx_eda_distribution(e, KX_EDA_HL, ...) for charts (after results) ...
  *     kx_eda_free(e);
  *
- * Memory: the accumulator keeps, per valid row, its HL/IL/PL/RL values (at most 4 doubles =
- * 32 bytes per row; exact quantiles need them), one small record per user, the distinct
- * negative-IL/RL key pairs, and the rows with HL > 5000 ms. Per-user pattern counts are kept
- * only for the user being added (a user's rows are contiguous in table order, 02 §5).
- * Up to ~10^7 valid rows this is ~320 MB at most; beyond that a sketch would be needed.
+ * Memory: per feature (HL/IL/PL/RL) an exact value -> count map (memory proportional to the
+ * DISTINCT values, not the rows: timings are differences of integer ms timestamps, so a few
+ * thousand distinct values even at 10^8 rows; exact for any input), one small record per
+ * user, the distinct negative-IL/RL key pairs, and the rows with HL > 5000 ms. Per-user
+ * pattern counts are kept only for the user being added (a user's rows are contiguous in
+ * table order, 02 §5).
  */
 #ifndef KX_CORE_EDA_H
 #define KX_CORE_EDA_H
@@ -60,6 +61,10 @@ typedef struct kx_eda_event {
 void kx_eda_scan_file(kx_eda *e, const char *user_id, const char *file_name, kx_eda_event *events,
                       size_t n);
 
+/* The reordering kx_eda_scan_file applies (stable sort by time), pure and thread-safe: a
+ * caller may run it in parallel beforehand; scan then finds the events already in order. */
+void kx_eda_sort_events(kx_eda_event *events, size_t n);
+
 /* Consent timestamp for a user (INCLUDE_PII only); the first one given for an id wins. */
 void kx_eda_set_consent(kx_eda *e, const char *user_id, const char *timestamp);
 
@@ -76,8 +81,16 @@ typedef struct kx_eda_meta {
  * kx_eda_values returns sorted arrays and no more data may be added. */
 json_t *kx_eda_results(kx_eda *e, const kx_eda_meta *meta);
 
-/* Values of a feature over valid rows with a value (sorted after kx_eda_results). */
-const double *kx_eda_values(const kx_eda *e, kx_eda_feature f, size_t *n);
+/* Distribution of a feature over valid rows with a value (valid after kx_eda_results): the
+ * n distinct values ascending, with counts[i] occurrences each and cum[i] = counts[0..i]
+ * summed (cum[n-1] = number of values). */
+const double *kx_eda_distribution(const kx_eda *e, kx_eda_feature f, const int64_t **counts, const int64_t **cum,
+                                  size_t *n);
+
+/* Value at 0-based rank k (0 <= k < cum[n-1]) of the multiset (v, cum) above. */
+double kx_eda_value_at(const double *v, const int64_t *cum, size_t n, int64_t k);
+/* kx_eda_quantile over the multiset (v, cum): the same interpolation on ranks. n > 0. */
+double kx_eda_wquantile(const double *v, const int64_t *cum, size_t n, double p);
 
 /* Quantile of sorted x (03 §5: linear interpolation, h = (n-1)p). n must be > 0. */
 double kx_eda_quantile(const double *sorted, size_t n, double p);

@@ -389,13 +389,6 @@ typedef struct fsample {
     double value;
 } fsample;
 
-static int cmp_fsample(const void *a, const void *b)
-{
-    const fsample *x = a, *y = b;
-    if (x->feat != y->feat) return x->feat < y->feat ? -1 : 1;
-    return (x->value > y->value) - (x->value < y->value);
-}
-
 /* Index of key k in the sorted unigram list, or -1. */
 static int32_t find_unigram(const kx_feat_selection *sel, const kx_key *k)
 {
@@ -435,18 +428,26 @@ static void emit_group(const kx_feat_selection *sel, const kx_user_keypairs *u, 
         int32_t dj = dig_of_row[rows[i].idx];
         if (dj >= 0 && !isnan(r->il)) (*scratch)[ns++] = (fsample){(uint32_t)(sel->n_unigrams + (size_t)dj), r->il};
     }
-    if (ns > 1) qsort(*scratch, ns, sizeof **scratch, cmp_fsample);
+    /* Group the samples by feature with a counting sort (kx_stats5 sorts each group's values
+     * itself, so only the grouping matters; a comparison sort of the samples cost a third
+     * of the stage). Features in ascending order, as before. */
+    size_t nf = sel->n_unigrams + sel->n_digrams;
+    size_t *start = kx_calloc(nf + 1, sizeof *start);
+    for (size_t i = 0; i < ns; i++) start[(*scratch)[i].feat + 1]++;
+    for (size_t f = 0; f < nf; f++) start[f + 1] += start[f];
+    *vals = kx_grow(*vals, vals_cap, ns + 1, sizeof **vals);
+    for (size_t i = 0; i < ns; i++) (*vals)[start[(*scratch)[i].feat]++] = (*scratch)[i].value;
     size_t row = kx_ftable_add_row(t, u->user_id, rows[a].p, rows[a].s, rows[a].v);
-    for (size_t i = 0; i < ns;) {
-        size_t j = i;
-        while (j < ns && (*scratch)[j].feat == (*scratch)[i].feat) j++;
-        *vals = kx_grow(*vals, vals_cap, j - i, sizeof **vals);
-        for (size_t k = i; k < j; k++) (*vals)[k - i] = (*scratch)[k].value;
-        double st[KX_ST_COUNT];
-        kx_stats5(*vals, j - i, st);
-        for (int s = 0; s < KX_ST_COUNT; s++) t->cols[(size_t)(*scratch)[i].feat * KX_ST_COUNT + (size_t)s][row] = st[s];
-        i = j;
+    for (size_t f = 0, at = 0; f < nf; f++) { /* start[f] is now the end of group f */
+        size_t cnt = start[f] - at;
+        if (cnt) {
+            double st[KX_ST_COUNT];
+            kx_stats5(*vals + at, cnt, st);
+            for (int k = 0; k < KX_ST_COUNT; k++) t->cols[f * KX_ST_COUNT + (size_t)k][row] = st[k];
+        }
+        at = start[f];
     }
+    free(start);
 }
 
 void kx_features_user(const kx_feat_selection *sel, bool keep_outliers, const kx_user_keypairs *u,

@@ -80,6 +80,17 @@ void kx_svg_fmt_tick(double v, double step, char out[48])
 
 void kx_svg_bin_linear(const double *x, size_t n, double lo, double hi, size_t nbins, double *edges, double *counts)
 {
+    kx_svg_bin_linear_weighted(x, NULL, n, lo, hi, nbins, edges, counts);
+}
+
+void kx_svg_bin_log(const double *x, size_t n, double lo, double hi, size_t nbins, double *edges, double *counts)
+{
+    kx_svg_bin_log_weighted(x, NULL, n, lo, hi, nbins, edges, counts);
+}
+
+void kx_svg_bin_linear_weighted(const double *x, const int64_t *weight, size_t n, double lo, double hi, size_t nbins,
+                                double *edges, double *counts)
+{
     if (!(hi > lo)) {
         lo -= 0.5;
         hi += 0.5;
@@ -92,11 +103,12 @@ void kx_svg_bin_linear(const double *x, size_t n, double lo, double hi, size_t n
         if (x[i] < lo || x[i] > hi) continue;
         size_t b = (size_t)((x[i] - lo) / w);
         if (b >= nbins) b = nbins - 1;
-        counts[b]++;
+        counts[b] += weight ? (double)weight[i] : 1.0;
     }
 }
 
-void kx_svg_bin_log(const double *x, size_t n, double lo, double hi, size_t nbins, double *edges, double *counts)
+void kx_svg_bin_log_weighted(const double *x, const int64_t *weight, size_t n, double lo, double hi, size_t nbins,
+                             double *edges, double *counts)
 {
     if (!(lo > 0)) lo = 1;
     if (!(hi > lo)) hi = lo * 10;
@@ -112,7 +124,7 @@ void kx_svg_bin_log(const double *x, size_t n, double lo, double hi, size_t nbin
             b = (size_t)((log10(x[i]) - l0) / w);
             if (b >= nbins) b = nbins - 1;
         }
-        counts[b]++;
+        counts[b] += weight ? (double)weight[i] : 1.0;
     }
 }
 

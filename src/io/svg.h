@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/buf.h"
 
@@ -37,6 +38,11 @@ void kx_svg_fmt_tick(double v, double step, char out[48]);
  * values <= 0 in the first bin. A constant sample gets a unit-wide range. */
 void kx_svg_bin_linear(const double *x, size_t n, double lo, double hi, size_t nbins, double *edges, double *counts);
 void kx_svg_bin_log(const double *x, size_t n, double lo, double hi, size_t nbins, double *edges, double *counts);
+/* The same with x[i] occurring w[i] times (w == NULL: once each). */
+void kx_svg_bin_linear_weighted(const double *x, const int64_t *w, size_t n, double lo, double hi, size_t nbins,
+                                double *edges, double *counts);
+void kx_svg_bin_log_weighted(const double *x, const int64_t *w, size_t n, double lo, double hi, size_t nbins,
+                             double *edges, double *counts);
 
 typedef struct kx_svg_marker {
     double x;

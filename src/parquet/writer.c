@@ -27,6 +27,13 @@
 #define DEFAULT_PAGE_BYTES (1u << 20)
 #define DEFAULT_DICT_BYTES (1u << 20)
 #define MAX_PAGE_VALUES (1u << 20) /* keeps pages short even at 1-bit indices */
+/* A row group is buffered (encoded) until it is complete, so for wide tables the row count
+ * alone does not bound memory: a 65,536-row group of a 400-column DOUBLE table is 200 MB of
+ * values plus per-column dictionaries. Groups are therefore also capped at RG_RAW_BYTES of
+ * raw values (value widths summed over the columns; BYTE_ARRAY counted as 16), never below
+ * RG_MIN_ROWS. Narrow tables (< 512 bytes per row) keep the configured row count. */
+#define RG_RAW_BYTES (32u << 20)
+#define RG_MIN_ROWS 1024
 
 /* ---- dictionary ------------------------------------------------------------------------------ */
 typedef struct dict {
@@ -202,6 +209,14 @@ kx_pqw *kx_pqw_open(const char *path, const kx_pq_colspec *cols, size_t ncols,
     w->codec = opts->codec;
     w->zlevel = opts->zstd_level ? opts->zstd_level : 1;
     w->rg_rows_max = opts->row_group_rows > 0 ? opts->row_group_rows : DEFAULT_RG_ROWS;
+    size_t row_bytes = 0;
+    for (size_t j = 0; j < ncols; j++) {
+        int t = cols[j].type;
+        row_bytes += t == KX_PQ_BOOLEAN ? 1 : t == KX_PQ_INT32 ? 4 : t == KX_PQ_BYTE_ARRAY ? 16 : 8;
+    }
+    int64_t by_bytes = (int64_t)(RG_RAW_BYTES / row_bytes);
+    if (by_bytes < RG_MIN_ROWS) by_bytes = RG_MIN_ROWS;
+    if (w->rg_rows_max > by_bytes) w->rg_rows_max = by_bytes;
     w->page_bytes = opts->page_bytes ? opts->page_bytes : DEFAULT_PAGE_BYTES;
     w->dict_max = opts->dict_max_bytes ? opts->dict_max_bytes : DEFAULT_DICT_BYTES;
     w->created_by = opts->created_by ? kx_strdup(opts->created_by)

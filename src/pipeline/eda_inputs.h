@@ -19,8 +19,10 @@ size_t kx_eda_parse_events(const char *data, size_t len, kx_eda_event **events);
 
 /* Scans the keystroke files of <cleaned_dir>/<dev>/raw_data for each device (02 §1 discovery,
  * partition folders batch_<digits> included), users then files in bytewise order, feeding
- * kx_eda_scan_file. An unreadable file is logged and skipped. Returns files read. */
-size_t kx_eda_scan_raw_files(kx_eda *e, const char *cleaned_dir, char *const *devices, size_t ndevices,
+ * kx_eda_scan_file. An unreadable file is logged and skipped. Returns files read. Reading,
+ * parsing and time-sorting run in `workers` threads, 64 user folders at a time (per-index
+ * slots); the scan itself stays in order, so results do not depend on `workers`. */
+size_t kx_eda_scan_raw_files(kx_eda *e, const char *cleaned_dir, char *const *devices, size_t ndevices, int workers,
                              kx_log *log);
 
 /* Reads user_id and consent_timestamp from <cleaned_dir>/<dev>/metadata/metadata.csv of each

@@ -346,7 +346,25 @@ typedef struct sample_stats {
     double mean, median, std, q1, q3;
 } sample_stats;
 
-static sample_stats stats_of(const double *x, size_t n)
+/* A feature's values as a multiset: distinct values v[0..n) ascending, c[i] occurrences
+ * each, cum[i] = c[0..i] summed (kx_eda_distribution); a sub-range of it has its own cum. */
+typedef struct dist {
+    const double *v;
+    const int64_t *c;
+    int64_t *cum;
+    size_t n;
+    int64_t total;
+} dist;
+
+static dist dist_range(const double *v, const int64_t *c, size_t a, size_t b)
+{
+    dist d = {v + a, c + a, kx_malloc((b > a ? b - a : 1) * sizeof(int64_t)), b - a, 0};
+    for (size_t i = 0; i < d.n; i++) d.cum[i] = d.total += d.c[i];
+    return d;
+}
+
+/* The same for a plain ascending array (one occurrence per element). */
+static sample_stats stats_of_sorted(const double *x, size_t n)
 {
     sample_stats s = {NAN, NAN, NAN, NAN, NAN};
     if (!n) return s;
@@ -358,6 +376,21 @@ static sample_stats stats_of(const double *x, size_t n)
     s.median = kx_eda_quantile(x, n, 0.5);
     s.q1 = kx_eda_quantile(x, n, 0.25);
     s.q3 = kx_eda_quantile(x, n, 0.75);
+    return s;
+}
+
+static sample_stats stats_of(const dist *d)
+{
+    sample_stats s = {NAN, NAN, NAN, NAN, NAN};
+    if (!d->total) return s;
+    double sum = 0, ss = 0;
+    for (size_t i = 0; i < d->n; i++) sum += (double)d->c[i] * d->v[i];
+    s.mean = sum / (double)d->total;
+    for (size_t i = 0; i < d->n; i++) ss += (double)d->c[i] * ((d->v[i] - s.mean) * (d->v[i] - s.mean));
+    s.std = d->total > 1 ? sqrt(ss / (double)(d->total - 1)) : NAN;
+    s.median = kx_eda_wquantile(d->v, d->cum, d->n, 0.5);
+    s.q1 = kx_eda_wquantile(d->v, d->cum, d->n, 0.25);
+    s.q3 = kx_eda_wquantile(d->v, d->cum, d->n, 0.75);
     return s;
 }
 
@@ -384,37 +417,42 @@ static size_t upper_bound(const double *x, size_t n, double v)
     return lo;
 }
 
-static kx_svg_box box_of(const char *label, const double *x, size_t n)
+/* Number of values before distinct index i. */
+static int64_t rank_of(const dist *d, size_t i) { return i ? d->cum[i - 1] : 0; }
+
+static kx_svg_box box_of(const char *label, const dist *d)
 {
-    sample_stats s = stats_of(x, n);
+    sample_stats s = stats_of(d);
     kx_svg_box b = {label, s.q1, s.median, s.q3, s.q1, s.q3, s.mean};
-    if (!n) return b;
+    if (!d->total) return b;
     double iqr = s.q3 - s.q1;
     /* whiskers: the most extreme values within 1.5 IQR of the box */
-    b.whisker_lo = x[lower_bound(x, n, s.q1 - 1.5 * iqr)];
-    size_t hi = upper_bound(x, n, s.q3 + 1.5 * iqr);
-    b.whisker_hi = x[hi ? hi - 1 : 0];
+    b.whisker_lo = d->v[lower_bound(d->v, d->n, s.q1 - 1.5 * iqr)];
+    size_t hi = upper_bound(d->v, d->n, s.q3 + 1.5 * iqr);
+    b.whisker_hi = d->v[hi ? hi - 1 : 0];
     return b;
 }
 
-static void feature_histogram(kx_buf *o, int f, const double *x, size_t n, const char *suffix, long long removed)
+static void feature_histogram(kx_buf *o, int f, const dist *d, const char *suffix, long long removed)
 {
     char title[160], xlabel[96], lm[64], lmed[64], n1[64], n2[64], n3[64], n4[64];
     snprintf(title, sizeof title, "%s (%s)%s", feature_long[f], kx_eda_feature_names[f], suffix);
-    if (!n) {
+    if (!d->total) {
         kx_buf_puts(o, "<p>");
         esc(o, title);
         kx_buf_puts(o, ": no values.</p>");
         return;
     }
-    sample_stats s = stats_of(x, n);
+    const double *x = d->v;
+    size_t n = d->n;
+    sample_stats s = stats_of(d);
     bool lg = f == KX_EDA_HL && x[n - 1] > 1000;
     double edges[NBINS + 1], counts[NBINS];
     if (lg) {
         size_t firstpos = upper_bound(x, n, 0);
-        kx_svg_bin_log(x, n, firstpos < n ? x[firstpos] : 1, x[n - 1], NBINS, edges, counts);
+        kx_svg_bin_log_weighted(x, d->c, n, firstpos < n ? x[firstpos] : 1, x[n - 1], NBINS, edges, counts);
     } else {
-        kx_svg_bin_linear(x, n, x[0], x[n - 1], NBINS, edges, counts);
+        kx_svg_bin_linear_weighted(x, d->c, n, x[0], x[n - 1], NBINS, edges, counts);
     }
     snprintf(xlabel, sizeof xlabel, "%s (ms%s)", kx_eda_feature_names[f], lg ? ", log scale" : "");
     snprintf(lm, sizeof lm, "Mean: %.1f ms", s.mean);
@@ -422,13 +460,13 @@ static void feature_histogram(kx_buf *o, int f, const double *x, size_t n, const
     kx_svg_marker m[2] = {{s.median, lmed, "#c44e52", false}, {s.mean, lm, "#2ca02c", true}};
     const char *notes[4];
     size_t nn = 0;
-    snprintf(n1, sizeof n1, "n = %zu", n);
+    snprintf(n1, sizeof n1, "n = %lld", (long long)d->total);
     notes[nn++] = n1;
     if (isfinite(s.std)) snprintf(n2, sizeof n2, "Std: %.1f ms", s.std);
     else snprintf(n2, sizeof n2, "Std: n/a");
     notes[nn++] = n2;
     if (f == KX_EDA_IL || f == KX_EDA_RL) {
-        snprintf(n3, sizeof n3, "Negative: %zu", lower_bound(x, n, 0));
+        snprintf(n3, sizeof n3, "Negative: %lld", (long long)rank_of(d, lower_bound(x, n, 0)));
         notes[nn++] = n3;
     }
     if (removed >= 0) {
@@ -445,18 +483,21 @@ static void charts_ab(kx_buf *o, const kx_eda *e, bool outliers_removed)
     kx_buf_puts(o, "<div class=\"charts\">");
     for (int f = 0; f < KX_EDA_NFEAT; f++) {
         size_t n;
-        const double *x = kx_eda_values(e, (kx_eda_feature)f, &n);
+        const int64_t *c, *cum;
+        const double *x = kx_eda_distribution(e, (kx_eda_feature)f, &c, &cum, &n);
         size_t a = 0, b = n;
         long long removed = -1;
         if (outliers_removed && n) {
-            double q1 = kx_eda_quantile(x, n, 0.25), q3 = kx_eda_quantile(x, n, 0.75), iqr = q3 - q1;
+            double q1 = kx_eda_wquantile(x, cum, n, 0.25), q3 = kx_eda_wquantile(x, cum, n, 0.75), iqr = q3 - q1;
             double lo = (f == KX_EDA_IL || f == KX_EDA_RL) ? q1 - 3 * iqr : 0;
             a = lower_bound(x, n, lo);
             b = upper_bound(x, n, q3 + 3 * iqr);
-            removed = (long long)(n - (b - a));
         }
-        feature_histogram(o, f, x + a, b - a, outliers_removed ? " - Outliers Removed" : "", removed);
-        boxes[f] = box_of(kx_eda_feature_names[f], x + a, b - a);
+        dist d = dist_range(x, c, a, b);
+        if (outliers_removed && n) removed = (long long)(cum[n - 1] - d.total);
+        feature_histogram(o, f, &d, outliers_removed ? " - Outliers Removed" : "", removed);
+        boxes[f] = box_of(kx_eda_feature_names[f], &d);
+        free(d.cum);
     }
     kx_svg_boxplot(o, outliers_removed ? "Box Plot - Outliers Removed" : "Box Plot - All Valid Data",
                    "Latency (ms)", boxes, KX_EDA_NFEAT, CHART_W, CHART_H);
@@ -501,7 +542,7 @@ static void chart_u(kx_buf *o, const json_t *all)
         /* all_users is sorted by validity descending: the reverse is ascending */
         double *asc = kx_malloc(n * sizeof *asc);
         for (size_t i = 0; i < n; i++) asc[i] = rate[n - 1 - i];
-        sample_stats s = stats_of(asc, n);
+        sample_stats s = stats_of_sorted(asc, n);
         snprintf(lm, sizeof lm, "Mean: %.1f%%", s.mean);
         snprintf(lmed, sizeof lmed, "Median: %.1f%%", s.median);
         kx_svg_marker m[2] = {{s.median, lmed, "#c44e52", false}, {s.mean, lm, "#2ca02c", true}};

@@ -18,6 +18,7 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "catalog/catalog.h"
 #include "io/fs.h"
@@ -751,13 +752,104 @@ static int open_log(exec_ctx *x, kx_err *err)
 /* ---- lineage: output files with size and checksum ----------------------------------------- */
 
 typedef struct file_list {
-    char **rel;  /* relative to the version folder */
+    char **rel;  /* relative to the version folder; a copy tree ends with '/' */
+    uint64_t *tree_size, *tree_hash; /* per entry; set only for copy trees */
     size_t n, cap;
 } file_list;
+
+/* The bulk per-user copy trees: raw_data/web_app_data (download) and the per-user areas of
+ * cleaned_data/<dev>/ (clean). Their content is already covered by the download manifest's
+ * sha256 and clean's user_checksums, so lineage records one entry per tree from stat data
+ * only instead of reading ~2 × the snapshot again. */
+static bool is_copy_tree(const char *rel)
+{
+    if (!strcmp(rel, "raw_data/web_app_data")) return true;
+    if (strncmp(rel, "cleaned_data/", 13)) return false;
+    const char *dev_end = strchr(rel + 13, '/');
+    if (!dev_end || dev_end == rel + 13) return false;
+    const char *leaf = dev_end + 1;
+    return !strcmp(leaf, "raw_data") || !strcmp(leaf, "text") || !strcmp(leaf, "broken_data");
+}
+
+typedef struct tree_item {
+    char *rel; /* relative to the tree root */
+    uint64_t size;
+} tree_item;
+
+typedef struct tree_list {
+    tree_item *items;
+    size_t n, cap;
+} tree_list;
+
+static void collect_tree(const char *abs, const char *rel, tree_list *tl)
+{
+    kx_dirlist dl;
+    if (kx_list_dir(abs, &dl, NULL) != 0) return;
+    for (size_t i = 0; i < dl.n; i++) {
+        char *sub = *rel ? kx_path_join(rel, dl.items[i].name) : kx_strdup(dl.items[i].name);
+        if (dl.items[i].is_dir) {
+            char *a = kx_path_join(abs, dl.items[i].name);
+            collect_tree(a, sub, tl);
+            free(a);
+            free(sub);
+        } else if (dl.items[i].is_file) {
+            tl->items = kx_grow(tl->items, &tl->cap, tl->n + 1, sizeof *tl->items);
+            tl->items[tl->n++] = (tree_item){sub, dl.items[i].size};
+        } else {
+            free(sub);
+        }
+    }
+    kx_dirlist_free(&dl);
+}
+
+static int cmp_tree_item(const void *a, const void *b)
+{
+    return strcmp(((const tree_item *)a)->rel, ((const tree_item *)b)->rel);
+}
+
+/* Total size and XXH3-64 of the bytewise-sorted list of "relative path\0size\n" lines. */
+static void summarize_tree(const char *abs, uint64_t *size, uint64_t *hash)
+{
+    tree_list tl = {0};
+    collect_tree(abs, "", &tl);
+    qsort(tl.items, tl.n, sizeof *tl.items, cmp_tree_item);
+    kx_buf b = KX_BUF_INIT;
+    *size = 0;
+    for (size_t i = 0; i < tl.n; i++) {
+        kx_buf_put(&b, tl.items[i].rel, strlen(tl.items[i].rel) + 1);
+        kx_buf_printf(&b, "%llu\n", (unsigned long long)tl.items[i].size);
+        *size += tl.items[i].size;
+        free(tl.items[i].rel);
+    }
+    *hash = XXH3_64bits(b.data ? b.data : "", b.len);
+    kx_buf_free(&b);
+    free(tl.items);
+}
+
+static void add_entry(file_list *fl, char *rel)
+{
+    if (fl->n + 1 > fl->cap) {
+        size_t cap = fl->cap;
+        fl->rel = kx_grow(fl->rel, &cap, fl->n + 1, sizeof *fl->rel);
+        fl->tree_size = kx_realloc(fl->tree_size, cap * sizeof *fl->tree_size);
+        fl->tree_hash = kx_realloc(fl->tree_hash, cap * sizeof *fl->tree_hash);
+        fl->cap = cap;
+    }
+    fl->tree_size[fl->n] = fl->tree_hash[fl->n] = 0;
+    fl->rel[fl->n++] = rel;
+}
 
 static void collect_files(const char *vdir, const char *rel, file_list *fl)
 {
     char *abs = kx_path_join(vdir, rel);
+    if (is_copy_tree(rel)) {
+        if (kx_is_dir(abs)) {
+            add_entry(fl, kx_asprintf("%s/", rel));
+            summarize_tree(abs, &fl->tree_size[fl->n - 1], &fl->tree_hash[fl->n - 1]);
+        }
+        free(abs);
+        return;
+    }
     kx_dirlist dl;
     if (kx_list_dir(abs, &dl, NULL) == 0) {
         for (size_t i = 0; i < dl.n; i++) {
@@ -766,8 +858,7 @@ static void collect_files(const char *vdir, const char *rel, file_list *fl)
                 collect_files(vdir, sub, fl);
                 free(sub);
             } else if (dl.items[i].is_file) {
-                fl->rel = kx_grow(fl->rel, &fl->cap, fl->n + 1, sizeof *fl->rel);
-                fl->rel[fl->n++] = sub;
+                add_entry(fl, sub);
             } else {
                 free(sub);
             }
@@ -789,6 +880,14 @@ static void hash_one(void *arg, size_t i)
     hash_job *j = arg;
     char *abs = kx_path_join(j->vdir, j->fl->rel[i]);
     j->files[i].path = j->fl->rel[i];
+    size_t len = strlen(j->fl->rel[i]);
+    if (len && j->fl->rel[i][len - 1] == '/') { /* a copy tree, summarized while listing */
+        j->files[i].size = j->fl->tree_size[i];
+        j->files[i].checksum = j->fl->tree_hash[i];
+        j->failed[i] = 0;
+        free(abs);
+        return;
+    }
     j->failed[i] = kx_file_xxh3(abs, &j->files[i].checksum, &j->files[i].size, NULL) != 0;
     free(abs);
 }
@@ -820,6 +919,8 @@ static void record_outputs(exec_ctx *x, int s)
         kx_logf(x->rs->log, KX_LOG_DEBUG, "catalog", "recorded %zu output files of %s", ok, x->rs->defs[s].record_name);
     for (size_t i = 0; i < fl.n; i++) free(fl.rel[i]);
     free(fl.rel);
+    free(fl.tree_size);
+    free(fl.tree_hash);
     free(files);
     free(failed);
 }

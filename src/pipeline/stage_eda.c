@@ -21,6 +21,7 @@
 #include "pipeline/kptable.h"
 #include "pipeline/stage.h"
 #include "util/mem.h"
+#include "util/pool.h"
 
 #define COMPONENT "eda"
 
@@ -139,40 +140,94 @@ static void add_user_dirs(const char *dir, user_dir **v, size_t *n, size_t *cap,
     kx_dirlist_free(&l);
 }
 
-static size_t scan_user_dir(kx_eda *e, const user_dir *u, kx_log *log)
+/* One user folder's keystroke files, read and parsed by a worker (per-index slot); the
+ * scan itself (kx_eda_scan_file, order dependent) runs afterwards in folder order. */
+typedef struct parsed_file {
+    char *name;
+    char uid[KX_UID_LEN + 1];
+    kx_eda_event *ev; /* keys point into data */
+    size_t n;
+    kx_buf data;
+} parsed_file;
+
+typedef struct parsed_dir {
+    parsed_file *files;
+    size_t n;
+    char **warnings;
+    size_t nwarn;
+} parsed_dir;
+
+static void add_warning(parsed_dir *pd, char *msg)
+{
+    pd->warnings = kx_realloc(pd->warnings, (pd->nwarn + 1) * sizeof *pd->warnings);
+    pd->warnings[pd->nwarn++] = msg;
+}
+
+static void parse_user_dir(const user_dir *u, parsed_dir *pd)
 {
     kx_dirlist l;
     kx_err err;
-    size_t read = 0;
+    memset(pd, 0, sizeof *pd);
     if (kx_list_dir(u->path, &l, &err) < 0) {
-        kx_logf(log, KX_LOG_WARNING, COMPONENT, "%s", err.msg);
-        return 0;
+        add_warning(pd, kx_strdup(err.msg));
+        return;
     }
+    pd->files = kx_calloc(l.n ? l.n : 1, sizeof *pd->files);
     for (size_t i = 0; i < l.n; i++) {
         size_t uid_at = 0;
         if (!l.items[i].is_file || !is_keystroke_file(l.items[i].name, &uid_at)) continue;
         char *path = kx_path_join(u->path, l.items[i].name);
         kx_buf data = KX_BUF_INIT;
         if (kx_read_file(path, &data, &err) < 0) {
-            kx_logf(log, KX_LOG_WARNING, COMPONENT, "skipping unreadable keystroke file: %s", err.msg);
+            kx_buf_free(&data);
+            add_warning(pd, kx_asprintf("skipping unreadable keystroke file: %s", err.msg));
         } else {
-            kx_eda_event *ev;
-            size_t n = kx_eda_parse_events(data.data ? data.data : "", data.len, &ev);
-            char uid[KX_UID_LEN + 1];
-            memcpy(uid, l.items[i].name + uid_at, KX_UID_LEN);
-            uid[KX_UID_LEN] = 0;
-            kx_eda_scan_file(e, uid, l.items[i].name, ev, n);
-            free(ev);
-            read++;
+            parsed_file *f = &pd->files[pd->n++];
+            f->name = kx_strdup(l.items[i].name);
+            memcpy(f->uid, l.items[i].name + uid_at, KX_UID_LEN);
+            f->uid[KX_UID_LEN] = 0;
+            f->n = kx_eda_parse_events(data.data ? data.data : "", data.len, &f->ev);
+            f->data = data; /* the events' keys point into it */
+            kx_eda_sort_events(f->ev, f->n);
         }
-        kx_buf_free(&data);
         free(path);
     }
     kx_dirlist_free(&l);
-    return read;
 }
 
-size_t kx_eda_scan_raw_files(kx_eda *e, const char *cleaned_dir, char *const *devices, size_t ndevices, kx_log *log)
+typedef struct parse_job {
+    const user_dir *dirs;
+    parsed_dir *out;
+} parse_job;
+
+static void parse_worker(void *arg, size_t i)
+{
+    parse_job *j = arg;
+    parse_user_dir(&j->dirs[i], &j->out[i]);
+}
+
+/* Feeds one parsed folder to the accumulator and frees it; returns the files read. */
+static size_t scan_parsed(kx_eda *e, parsed_dir *pd, kx_log *log)
+{
+    for (size_t w = 0; w < pd->nwarn; w++) {
+        kx_logf(log, KX_LOG_WARNING, COMPONENT, "%s", pd->warnings[w]);
+        free(pd->warnings[w]);
+    }
+    free(pd->warnings);
+    for (size_t i = 0; i < pd->n; i++) {
+        kx_eda_scan_file(e, pd->files[i].uid, pd->files[i].name, pd->files[i].ev, pd->files[i].n);
+        free(pd->files[i].ev);
+        kx_buf_free(&pd->files[i].data);
+        free(pd->files[i].name);
+    }
+    free(pd->files);
+    return pd->n;
+}
+
+#define SCAN_CHUNK 64 /* user folders parsed in parallel per round: bounds the parsed data held */
+
+size_t kx_eda_scan_raw_files(kx_eda *e, const char *cleaned_dir, char *const *devices, size_t ndevices, int workers,
+                             kx_log *log)
 {
     user_dir *dirs = NULL;
     size_t n = 0, cap = 0, read = 0;
@@ -182,8 +237,14 @@ size_t kx_eda_scan_raw_files(kx_eda *e, const char *cleaned_dir, char *const *de
         free(raw);
     }
     if (n) qsort(dirs, n, sizeof *dirs, user_dir_cmp);
+    parsed_dir slots[SCAN_CHUNK];
+    for (size_t at = 0; at < n; at += SCAN_CHUNK) {
+        size_t m = n - at < SCAN_CHUNK ? n - at : SCAN_CHUNK;
+        parse_job j = {dirs + at, slots};
+        kx_parallel_for(workers, m, parse_worker, &j);
+        for (size_t i = 0; i < m; i++) read += scan_parsed(e, &slots[i], log);
+    }
     for (size_t i = 0; i < n; i++) {
-        read += scan_user_dir(e, &dirs[i], log);
         free(dirs[i].name);
         free(dirs[i].path);
     }
@@ -346,7 +407,8 @@ int kx_stage_eda(kx_stage_ctx *ctx)
                                   cfg->n_device_types ? cfg->device_types[0] : "desktop");
     int rc = read_keypairs(ctx, e, &table_path);
     if (rc == 0) {
-        size_t files = kx_eda_scan_raw_files(e, cleaned, cfg->device_types, cfg->n_device_types, ctx->log);
+        size_t files = kx_eda_scan_raw_files(e, cleaned, cfg->device_types, cfg->n_device_types,
+                                             cfg->parallel_workers, ctx->log);
         kx_logf(ctx->log, KX_LOG_INFO, COMPONENT, "quality scan: %zu keystroke files", files);
         if (cfg->include_pii)
             rc = kx_eda_load_consent(e, cleaned, cfg->device_types, cfg->n_device_types, ctx->log, &ctx->err);

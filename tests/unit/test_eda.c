@@ -369,7 +369,7 @@ TEST(eda_raw_file_discovery_and_consent)
                   "2025-08-01T07:49:13.940Z\r\n");
     char *devs[] = {"desktop", "mobile"};
     kx_eda *e = kx_eda_new();
-    CHECK_EQ_INT(kx_eda_scan_raw_files(e, t, devs, 2, NULL), 3);
+    CHECK_EQ_INT(kx_eda_scan_raw_files(e, t, devs, 2, 2, NULL), 3);
     kx_err err;
     CHECK_EQ_INT(kx_eda_load_consent(e, t, devs, 2, NULL, &err), 0);
     json_t *d = kx_eda_results(e, &meta);

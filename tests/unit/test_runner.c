@@ -3,9 +3,11 @@
  * and can be told to fail or to kill their process. */
 #include <ctype.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "catalog/catalog.h"
 #include "io/fs.h"
@@ -28,6 +30,20 @@ static int fake_common(kx_stage_ctx *ctx, int id)
     char *dir = kx_path_join(ctx->version_dir, kx_stage_defs[id].output_path);
     char *file = kx_path_join(dir, "out.txt");
     int rc = kx_mkdirs(dir, &ctx->err) || kx_write_file_atomic(file, "hello\n", 6, &ctx->err);
+    if (!rc && id == KX_STAGE_CLEAN) { /* a per-user copy tree (one lineage entry) and a table */
+        char *u = kx_path_join(dir, "desktop/raw_data/u1");
+        char *a = kx_path_join(u, "a.csv"), *b = kx_path_join(u, "bb.csv");
+        char *m = kx_path_join(dir, "desktop/metadata");
+        char *mf = kx_path_join(m, "metadata.csv");
+        rc = kx_mkdirs(u, &ctx->err) || kx_write_file_atomic(a, "abc", 3, &ctx->err) ||
+             kx_write_file_atomic(b, "", 0, &ctx->err) || kx_mkdirs(m, &ctx->err) ||
+             kx_write_file_atomic(mf, "x\n", 2, &ctx->err);
+        free(u);
+        free(a);
+        free(b);
+        free(m);
+        free(mf);
+    }
     free(dir);
     free(file);
     ctx->stats = json_pack("{s:i}", "rows", id * 10);
@@ -227,6 +243,33 @@ TEST(runner_full_run_records_everything)
         CHECK_EQ_STR(jstr(f, "stage"), "extract_keypairs");
     }
     CHECK(found);
+#define TREE_LIST "u1/a.csv\0" "3\nu1/bb.csv\0" "0\n"
+    /* copy trees: one entry "<tree>/" with the total size and XXH3 of "path\0size\n" lines */
+    char hex[17];
+    int seen = 0;
+    json_array_foreach(files, i, f) {
+        const char *p = jstr(f, "path");
+        if (!strcmp(p, "raw_data/web_app_data/")) {
+            seen++;
+            CHECK_EQ_INT(json_integer_value(json_object_get(f, "size")), 6);
+            snprintf(hex, sizeof hex, "%016llx", (unsigned long long)XXH3_64bits("out.txt\0" "6\n", sizeof "out.txt\0" "6\n" - 1));
+            CHECK_EQ_STR(jstr(f, "checksum"), hex);
+        } else if (!strcmp(p, "cleaned_data/desktop/raw_data/")) {
+            seen++;
+            CHECK_EQ_INT(json_integer_value(json_object_get(f, "size")), 3);
+            snprintf(hex, sizeof hex, "%016llx",
+                     (unsigned long long)XXH3_64bits(TREE_LIST, sizeof TREE_LIST - 1));
+            CHECK_EQ_STR(jstr(f, "checksum"), hex);
+            CHECK_EQ_STR(jstr(f, "stage"), "clean_data");
+        } else if (!strcmp(p, "cleaned_data/desktop/metadata/metadata.csv")) {
+            seen++; /* other outputs keep per-file content checksums */
+            CHECK_EQ_INT(json_integer_value(json_object_get(f, "size")), 2);
+        } else {
+            CHECK(strncmp(p, "cleaned_data/desktop/raw_data/", 30) != 0);
+            CHECK(strncmp(p, "raw_data/web_app_data/", 22) != 0);
+        }
+    }
+    CHECK_EQ_INT(seen, 3);
     json_decref(files);
     kx_catalog_close(c);
     /* incr afterwards: nothing to do, nothing changed */
