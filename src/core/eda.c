@@ -10,6 +10,7 @@
 #include "io/json.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/sort.h"
 
 const char *const kx_eda_feature_names[KX_EDA_NFEAT] = {"HL", "IL", "PL", "RL"};
 
@@ -130,7 +131,7 @@ static void vcmap_finish(vcmap *m)
     m->nslots = 0;
     vc_pair *p = kx_malloc((m->n ? m->n : 1) * sizeof *p);
     for (size_t i = 0; i < m->n; i++) p[i] = (vc_pair){m->v[i], m->c[i]};
-    if (m->n) qsort(p, m->n, sizeof *p, vc_pair_cmp);
+    if (m->n) kx_qsort(p, m->n, sizeof *p, vc_pair_cmp);
     m->cum = kx_malloc((m->n ? m->n : 1) * sizeof *m->cum);
     int64_t run = 0;
     for (size_t i = 0; i < m->n; i++) {
@@ -218,7 +219,7 @@ static cnt_entry **cntmap_ranked(const cntmap *m)
 {
     cnt_entry **r = kx_malloc((m->n ? m->n : 1) * sizeof *r);
     for (size_t i = 0; i < m->n; i++) r[i] = &m->e[i];
-    qsort(r, m->n, sizeof *r, cnt_entry_cmp);
+    kx_qsort(r, m->n, sizeof *r, cnt_entry_cmp);
     return r;
 }
 
@@ -483,7 +484,7 @@ void kx_eda_sort_events(kx_eda_event *events, size_t n)
     if (i >= n) return; /* already in time order: the stable sort is the identity */
     ord_event *o = kx_malloc(n * sizeof *o);
     for (i = 0; i < n; i++) o[i] = (ord_event){events[i], i};
-    qsort(o, n, sizeof *o, ord_event_cmp);
+    kx_qsort(o, n, sizeof *o, ord_event_cmp);
     for (i = 0; i < n; i++) events[i] = o[i].ev;
     free(o);
 }
@@ -773,7 +774,7 @@ static json_t *extreme_json(kx_eda *e, user_rec **by_id)
     double *hl = kx_malloc((n ? n : 1) * sizeof *hl);
     double sum = 0;
     for (size_t i = 0; i < n; i++) sum += hl[i] = e->extremes[i].hl;
-    if (n) qsort(e->extremes, n, sizeof *e->extremes, extreme_cmp);
+    if (n) kx_qsort(e->extremes, n, sizeof *e->extremes, extreme_cmp);
     json_t *cases = json_array();
     for (size_t i = 0; i < n && i < 50; i++) {
         const extreme_row *r = &e->extremes[i];
@@ -801,7 +802,7 @@ static json_t *extreme_json(kx_eda *e, user_rec **by_id)
     }
     double mean = sum / (double)n;
     double std = n > 1 ? sample_std(hl, n, mean) : NAN;
-    qsort(hl, n, sizeof *hl, dbl_cmp);
+    kx_qsort(hl, n, sizeof *hl, dbl_cmp);
     cnt_entry **kr = cntmap_ranked(&keys);
     json_t *kd = json_object();
     for (size_t i = 0; i < keys.n && i < 20; i++) {
@@ -877,7 +878,7 @@ static json_t *user_stats_json(kx_eda *e, user_rec **by_id)
     for (size_t i = 0; i < e->nusers; i++) obj_set_bytes_key(s, by_id[i]->id, strlen(by_id[i]->id), user_stat_json(by_id[i]));
     user_rec **by_rate = kx_malloc((e->nusers ? e->nusers : 1) * sizeof *by_rate);
     memcpy(by_rate, by_id, e->nusers * sizeof *by_rate);
-    qsort(by_rate, e->nusers, sizeof *by_rate, validity_cmp);
+    kx_qsort(by_rate, e->nusers, sizeof *by_rate, validity_cmp);
     json_t *all = json_array();
     for (size_t i = 0; i < e->nusers; i++) json_array_append_new(all, user_stat_json(by_rate[i]));
     free(by_rate);
@@ -942,7 +943,7 @@ json_t *kx_eda_results(kx_eda *e, const kx_eda_meta *m)
     e->finished = true;
     user_rec **by_id = kx_malloc((e->nusers ? e->nusers : 1) * sizeof *by_id);
     for (size_t i = 0; i < e->nusers; i++) by_id[i] = &e->users[i];
-    qsort(by_id, e->nusers, sizeof *by_id, user_id_cmp);
+    kx_qsort(by_id, e->nusers, sizeof *by_id, user_id_cmp);
 
     json_t *doc = json_object();
     json_object_set_new(doc, "version_id", kx_json_str(m->version_id ? m->version_id : ""));

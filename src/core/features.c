@@ -9,6 +9,7 @@
 
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/sort.h"
 
 /* ---- bytewise key order -------------------------------------------------------------------- */
 static int key_cmp(const char *a, size_t alen, const char *b, size_t blen)
@@ -231,14 +232,14 @@ void kx_fsel_finish(kx_fsel *s, int top_k, kx_feat_selection *out)
     out->n_unigrams = s->unigrams.n;
     out->unigrams = kx_calloc(s->unigrams.n ? s->unigrams.n : 1, sizeof *out->unigrams);
     for (size_t i = 0; i < s->unigrams.n; i++) out->unigrams[i] = key_dup(&s->unigrams.items[i].key);
-    if (out->n_unigrams > 1) qsort(out->unigrams, out->n_unigrams, sizeof *out->unigrams, cmp_key);
+    kx_qsort(out->unigrams, out->n_unigrams, sizeof *out->unigrams, cmp_key);
 
     /* I = digrams present in every qualifying user's set. */
     smap_entry **inter = kx_calloc(s->digrams.n ? s->digrams.n : 1, sizeof *inter);
     size_t ni = 0;
     for (size_t i = 0; i < s->digrams.n; i++)
         if (s->users_with_v > 0 && s->digrams.items[i].users == s->users_with_v) inter[ni++] = &s->digrams.items[i];
-    if (ni > 1) qsort(inter, ni, sizeof *inter, cmp_ranked);
+    kx_qsort(inter, ni, sizeof *inter, cmp_ranked);
     out->intersection_size = ni;
     size_t nsel = top_k < 0 ? 0 : ((size_t)top_k < ni ? (size_t)top_k : ni);
     out->n_digrams = nsel;
@@ -358,7 +359,7 @@ void kx_ftable_sort(kx_ftable *t)
     for (size_t i = 0; i < n; i++) perm[i] = i;
     /* Only reached for an unsorted input table; not used concurrently. */
     sort_table = t;
-    qsort(perm, n, sizeof *perm, cmp_row_index);
+    kx_qsort(perm, n, sizeof *perm, cmp_row_index);
     sort_table = NULL;
     typedef char uid_t_[KX_UID_LEN + 1];
     PERMUTE(t->uids, uid_t_);
@@ -478,7 +479,7 @@ void kx_features_user(const kx_feat_selection *sel, bool keep_outliers, const kx
         dig_of_row[i] = (int32_t)*slot;
     }
     pmap_free(&cache);
-    if (nf > 1) qsort(rows, nf, sizeof *rows, cmp_frow);
+    kx_qsort(rows, nf, sizeof *rows, cmp_frow);
 
     fsample *scratch = NULL;
     double *vals = NULL;

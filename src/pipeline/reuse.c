@@ -13,6 +13,7 @@
 #include "io/text.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/sort.h"
 
 /* ---- user_checksums.json ------------------------------------------------------------------ */
 
@@ -69,7 +70,7 @@ int kx_user_sums_load(const char *version_dir, kx_user_sums *out, kx_err *err)
             }
             out->n++;
         }
-        qsort(out->v, out->n, sizeof *out->v, cmp_sum);
+        kx_qsort(out->v, out->n, sizeof *out->v, cmp_sum);
     }
     json_decref(root);
     free(path);

@@ -25,6 +25,7 @@
 #include "io/json.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/sort.h"
 #include "util/pool.h"
 
 #define ALL_STAGES ((1u << KX_STAGE_COUNT) - 1)
@@ -812,7 +813,7 @@ static void summarize_tree(const char *abs, uint64_t *size, uint64_t *hash)
 {
     tree_list tl = {0};
     collect_tree(abs, "", &tl);
-    qsort(tl.items, tl.n, sizeof *tl.items, cmp_tree_item);
+    kx_qsort(tl.items, tl.n, sizeof *tl.items, cmp_tree_item);
     kx_buf b = KX_BUF_INIT;
     *size = 0;
     for (size_t i = 0; i < tl.n; i++) {

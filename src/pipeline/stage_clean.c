@@ -29,6 +29,7 @@
 #include "pipeline/stage.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/sort.h"
 #include "util/progress.h"
 #include "util/pool.h"
 
@@ -266,7 +267,7 @@ static void completeness_reasons(const clean_job *job, user_slot *u)
             else free(g);
         }
     }
-    if (partial.n > 1) qsort(partial.items, partial.n, sizeof *partial.items, cmp_str_ptr);
+    kx_qsort(partial.items, partial.n, sizeof *partial.items, cmp_str_ptr);
     sl_free(&missing);
     if (partial.n) {
         kx_buf b = KX_BUF_INIT;
@@ -530,7 +531,7 @@ static size_t group_users(clean_job *job, clean_totals *t, size_t **file_idx)
         }
         att[natt++].idx = i;
     }
-    qsort(att, natt, sizeof *att, cmp_attributed);
+    kx_qsort(att, natt, sizeof *att, cmp_attributed);
     *file_idx = kx_calloc(natt ? natt : 1, sizeof **file_idx);
     size_t nusers = 0;
     for (size_t i = 0; i < natt; i++)

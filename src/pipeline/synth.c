@@ -14,6 +14,7 @@
 #include "io/fs.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/sort.h"
 #include "util/pool.h"
 
 /* ---- PRNG: splitmix64 seeding xoshiro256** (public-domain algorithms by Vigna et al.) ---- */
@@ -465,7 +466,7 @@ static double type_task(const kx_synth_params *p, const profile *pr, rng *r, int
 
 static void put_events(kx_buf *out, events *e, size_t max_rows)
 {
-    qsort(e->v, e->n, sizeof *e->v, cmp_event);
+    kx_qsort(e->v, e->n, sizeof *e->v, cmp_event);
     kx_buf_puts(out, "Press or Release,Key,Time\n");
     for (size_t i = 0; i < e->n && i < max_rows; i++) {
         const event *x = &e->v[i];
