@@ -110,17 +110,39 @@ static const uint8_t *double_valid(uint8_t *scratch, const kx_column *c, size_t 
     return scratch;
 }
 
+/* kx_utf8_valid with an 8-bytes-at-a-time ASCII prefix scan (keys, ids and texts are
+ * nearly always ASCII). */
+static bool utf8_valid_fast(const char *p, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        if (x & 0x8080808080808080ull) break;
+    }
+    while (i < n && (unsigned char)p[i] < 0x80) i++;
+    return i == n || kx_utf8_valid(p + i, n - i);
+}
+
 /* Strings: valid UTF-8 is passed through; otherwise the sanitized copy (at most 2 bytes
  * per input byte) lives in this column's arena, reserved up front so it never moves. */
 static void strings(kx_buf *arena, kx_pq_bytes *out, const kx_column *c, size_t n)
 {
     const kx_strref *in = c->values;
     size_t need = 0;
+    /* the previous row's string, known valid: columns repeat one pointer (a user id, an
+     * interned key), checked once */
+    const char *ok_ptr = NULL;
+    uint32_t ok_len = 0;
     for (size_t i = 0; i < n; i++) {
         bool present = !c->valid || c->valid[i];
         out[i].ptr = present ? in[i].ptr : NULL;
         out[i].len = present ? in[i].len : 0;
-        if (present && !kx_utf8_valid(in[i].ptr, in[i].len)) {
+        if (!present || (in[i].ptr == ok_ptr && in[i].len == ok_len && ok_ptr)) continue;
+        if (utf8_valid_fast(in[i].ptr, in[i].len)) {
+            ok_ptr = in[i].ptr;
+            ok_len = in[i].len;
+        } else {
             need += 2 * (size_t)in[i].len;
             out[i].ptr = NULL; /* marks "sanitize" for the second pass */
         }

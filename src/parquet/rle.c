@@ -17,12 +17,7 @@
 
 int kx_bit_width(uint32_t max_value)
 {
-    int w = 0;
-    while (max_value) {
-        w++;
-        max_value >>= 1;
-    }
-    return w;
+    return max_value ? 32 - __builtin_clz(max_value) : 0;
 }
 
 static void put_rle_run(kx_buf *out, uint32_t value, size_t count, int bw)

@@ -75,19 +75,50 @@ static void dict_rehash(dict *d)
     d->nslots = ns;
 }
 
+/* Slot hash. Only the probe order depends on it (entries are numbered in insertion order),
+ * so the file bytes do not. Fixed-width values get a multiplicative hash (the high bits of
+ * x * golden ratio); byte arrays XXH3. */
+static uint32_t dict_hash(const void *p, uint32_t n, bool prefixed)
+{
+    if (prefixed || (n != 8 && n != 4)) return (uint32_t)XXH3_64bits(p, n);
+    uint64_t x = 0;
+    if (n == 8) memcpy(&x, p, 8);
+    else {
+        uint32_t y;
+        memcpy(&y, p, 4);
+        x = y;
+    }
+    x ^= x >> 29;
+    return (uint32_t)((x * 0x9E3779B97F4A7C15ull) >> 32);
+}
+
 /* Finds or inserts value p[0..n) (prefixed: stored with a 4-byte length, BYTE_ARRAY PLAIN).
  * Returns 1 if inserted, 0 if found, -1 if inserting would exceed max bytes. */
 static int dict_put(dict *d, const void *p, uint32_t n, bool prefixed, size_t max,
                     uint32_t *index)
 {
     if (!d->nslots) dict_rehash(d);
-    uint32_t h = (uint32_t)XXH3_64bits(p, n);
+    uint32_t h = dict_hash(p, n, prefixed);
     size_t s = h & (d->nslots - 1);
-    for (uint32_t e; (e = d->slots[s]) != 0; s = (s + 1) & (d->nslots - 1)) {
-        e--;
-        if (d->hash[e] == h && d->len[e] == n && memcmp(d->plain.data + d->off[e], p, n) == 0) {
-            *index = e;
-            return 0;
+    if (!prefixed && n == 8) { /* INT64 / DOUBLE: compare as one word */
+        uint64_t x;
+        memcpy(&x, p, 8);
+        for (uint32_t e; (e = d->slots[s]) != 0; s = (s + 1) & (d->nslots - 1)) {
+            e--;
+            uint64_t y;
+            memcpy(&y, d->plain.data + d->off[e], 8);
+            if (y == x) {
+                *index = e;
+                return 0;
+            }
+        }
+    } else {
+        for (uint32_t e; (e = d->slots[s]) != 0; s = (s + 1) & (d->nslots - 1)) {
+            e--;
+            if (d->hash[e] == h && d->len[e] == n && memcmp(d->plain.data + d->off[e], p, n) == 0) {
+                *index = e;
+                return 0;
+            }
         }
     }
     if (d->plain.len + n + (prefixed ? 4 : 0) > max) return -1;
@@ -134,6 +165,13 @@ typedef struct colw {
     /* current chunk */
     bool dict_mode;
     dict d;
+    /* the previous dictionary value and its index: rows often repeat a value (user ids,
+     * device types, codes), which then costs one compare. last_ptr (byte arrays) is only
+     * trusted within one kx_pqw_write call, whose value memory cannot change. */
+    bool last_ok;
+    uint32_t last_index, last_len;
+    const void *last_ptr;
+    uint64_t last_bits;
     kx_buf pages;
     int64_t unc_total, num_values, nulls;
     unsigned encodings;
@@ -451,17 +489,31 @@ static int put_value(kx_pqw *w, colw *c, const void *v, kx_err *err)
             n = ((const kx_pq_bytes *)v)->len;
             prefixed = true;
         } else if (c->spec.type == KX_PQ_INT32) n = 4;
-        uint32_t index;
-        int r = dict_put(&c->d, p ? p : "", n, prefixed, w->dict_max, &index);
+        uint32_t index = 0;
+        uint64_t bits = 0;
+        if (!prefixed) memcpy(&bits, p, n);
+        bool same = c->last_ok && (prefixed ? p == c->last_ptr && n == c->last_len : bits == c->last_bits);
+        int r = 0;
+        if (same) {
+            index = c->last_index;
+        } else {
+            r = dict_put(&c->d, p ? p : "", n, prefixed, w->dict_max, &index);
+            c->last_ok = r >= 0 && p != NULL;
+            c->last_index = index;
+            c->last_ptr = p;
+            c->last_len = n;
+            c->last_bits = bits;
+        }
         if (r >= 0) {
             if (r == 1) stat_new_entry(c, v);
-            c->idx = kx_grow(c->idx, &c->capidx, c->nidx + 1, sizeof *c->idx);
+            if (c->nidx == c->capidx) c->idx = kx_grow(c->idx, &c->capidx, c->nidx + 1, sizeof *c->idx);
             c->idx[c->nidx++] = index;
             return 0;
         }
         /* Dictionary full: finish this page with indices, PLAIN for the rest of the chunk. */
         if (flush_page(w, c, err) != 0) return -1;
         c->dict_mode = false;
+        c->last_ok = false;
     }
     put_plain(c, v);
     return 0;
@@ -483,6 +535,7 @@ static int write_column(kx_pqw *w, colw *c, size_t from, size_t n, const kx_pq_v
 {
     size_t vs = value_size(c->spec.type);
     const char *vals = v->values;
+    if (c->spec.type == KX_PQ_BYTE_ARRAY) c->last_ok = false; /* new value memory */
     for (size_t i = from; i < from + n; i++) {
         bool present = !c->spec.optional || !v->valid || v->valid[i];
         /* value first: a dictionary fallback may flush the page before this row */
@@ -582,6 +635,7 @@ static int flush_row_group(kx_pqw *w, kx_err *err)
         /* reset the chunk state */
         kx_buf_reset(&c->pages);
         dict_reset(&c->d);
+        c->last_ok = false;
         c->dict_mode = c->spec.dictionary;
         c->unc_total = c->num_values = c->nulls = 0;
         c->encodings = 0;

@@ -112,21 +112,47 @@ void kx_kp_batch_free(kx_kp_batch *b)
 
 struct kx_kptable {
     kx_table_reader *tr;
-    kx_column cols[KX_KP_NCOLS]; /* the current batch */
+    uint32_t mask;               /* columns read (bit per kx_kp_columns index) */
+    int which[KX_KP_NCOLS];      /* reader position k -> column index, for k < nread */
+    size_t nread;
+    kx_column got[KX_KP_NCOLS];  /* the reader's batch, in reader order */
+    kx_column cols[KX_KP_NCOLS]; /* the current batch by column index (unread: zeroed) */
     long nrows, pos;             /* rows in the batch, next row to hand out */
     bool eof;
+    /* last key string interned per key column of the current user: rows repeat keys, and
+     * a dictionary-decoded column hands out the same pointer for the same value */
+    const char *last_ptr[2];
+    uint32_t last_len[2];
+    int32_t last_id[2];
 };
+
+kx_kptable *kx_kptable_open_cols(const char *version_dir, uint32_t mask, kx_err *err)
+{
+    mask = (mask & KX_KP_COLS_ALL) | KX_KP_COL_USER | KX_KP_COL_DEVICE;
+    kx_colspec want[KX_KP_NCOLS];
+    kx_kptable *t = kx_calloc(1, sizeof *t);
+    t->mask = mask;
+    for (int c = 0; c < KX_KP_NCOLS; c++)
+        if (mask & (1u << c)) {
+            t->which[t->nread] = c;
+            want[t->nread++] = kx_kp_columns[c];
+        }
+    char *dir = kx_path_join(version_dir, "keypairs");
+    t->tr = kx_tr_open(dir, "keypairs", want, t->nread, err);
+    free(dir);
+    if (!t->tr) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
 
 kx_kptable *kx_kptable_open(const char *version_dir, kx_err *err)
 {
-    char *dir = kx_path_join(version_dir, "keypairs");
-    kx_table_reader *tr = kx_tr_open(dir, "keypairs", kx_kp_columns, KX_KP_NCOLS, err);
-    free(dir);
-    if (!tr) return NULL;
-    kx_kptable *t = kx_calloc(1, sizeof *t);
-    t->tr = tr;
-    return t;
+    return kx_kptable_open_cols(version_dir, KX_KP_COLS_ALL, err);
 }
+
+static bool have_col(const kx_kptable *t, int c) { return (t->mask >> c) & 1u; }
 
 const char *kx_kptable_path(const kx_kptable *t) { return kx_tr_path(t->tr); }
 
@@ -151,7 +177,27 @@ static bool same_str(kx_strref s, const char *z)
 
 static double dbl_at(const kx_kptable *t, int c, long i)
 {
-    return is_null(&t->cols[c], i) ? NAN : ((const double *)t->cols[c].values)[i];
+    if (!have_col(t, c) || is_null(&t->cols[c], i)) return NAN;
+    return ((const double *)t->cols[c].values)[i];
+}
+
+static bool bool_at(const kx_kptable *t, int c, long i)
+{
+    return have_col(t, c) && ((const uint8_t *)t->cols[c].values)[i] != 0;
+}
+
+/* Key column c (C_KEY1 / C_KEY2) of row i interned into u->keys. */
+static int32_t key_at(kx_kptable *t, int c, long i, kx_user_keypairs *u)
+{
+    if (!have_col(t, c) || is_null(&t->cols[c], i)) return KX_KEY_MISSING;
+    kx_strref s = str_at(t, c, i);
+    int k = c - C_KEY1;
+    if (t->last_ptr[k] && s.ptr == t->last_ptr[k] && s.len == t->last_len[k]) return t->last_id[k];
+    int32_t id = kx_keytab_intern(&u->keys, s.ptr, s.len);
+    t->last_ptr[k] = s.ptr;
+    t->last_len[k] = s.len;
+    t->last_id[k] = id;
+    return id;
 }
 
 /* Row i of the current batch → one kx_keypair of u. */
@@ -160,27 +206,21 @@ static int convert_row(kx_kptable *t, long i, kx_user_keypairs *u, kx_err *err)
     static const int never_null[] = {C_USER, C_PLATFORM, C_VIDEO, C_SESSION, C_SEQUENCE,
                                      C_VALID, C_ERROR, C_K1TS, C_OUTLIER, C_DEVICE};
     for (size_t j = 0; j < sizeof never_null / sizeof never_null[0]; j++)
-        if (is_null(&t->cols[never_null[j]], i))
+        if (have_col(t, never_null[j]) && is_null(&t->cols[never_null[j]], i))
             return kx_fail(err, "%s: column %s is null in a row of user %s", kx_tr_path(t->tr),
                            kx_kp_columns[never_null[j]].name, u->user_id);
     kx_keypair *r = kx_user_keypairs_push(u);
     int32_t *ids[4] = {&r->platform_id, &r->video_id, &r->session_id, &r->sequence_id};
     for (int c = C_PLATFORM; c <= C_SEQUENCE; c++) {
+        if (!have_col(t, c)) continue;
         int64_t v = ((const int64_t *)t->cols[c].values)[i];
         if (v < INT32_MIN || v > INT32_MAX)
             return kx_fail(err, "%s: %s value %lld is out of range", kx_tr_path(t->tr),
                            kx_kp_columns[c].name, (long long)v);
         *ids[c - C_PLATFORM] = (int32_t)v;
     }
-    for (int c = C_KEY1; c <= C_KEY2; c++) {
-        int32_t id = KX_KEY_MISSING;
-        if (!is_null(&t->cols[c], i)) {
-            kx_strref s = str_at(t, c, i);
-            id = kx_keytab_intern(&u->keys, s.ptr, s.len);
-        }
-        if (c == C_KEY1) r->key1 = id;
-        else r->key2 = id;
-    }
+    r->key1 = key_at(t, C_KEY1, i, u);
+    r->key2 = key_at(t, C_KEY2, i, u);
     r->key1_press = dbl_at(t, C_K1P, i);
     r->key1_release = dbl_at(t, C_K1R, i);
     r->key2_press = dbl_at(t, C_K2P, i);
@@ -190,8 +230,10 @@ static int convert_row(kx_kptable *t, long i, kx_user_keypairs *u, kx_err *err)
     r->pl = dbl_at(t, C_PL, i);
     r->rl = dbl_at(t, C_RL, i);
     r->key1_timestamp = dbl_at(t, C_K1TS, i);
-    r->valid = ((const uint8_t *)t->cols[C_VALID].values)[i] != 0;
-    r->outlier = ((const uint8_t *)t->cols[C_OUTLIER].values)[i] != 0;
+    r->valid = bool_at(t, C_VALID, i);
+    r->outlier = bool_at(t, C_OUTLIER, i);
+    r->error = 0;
+    if (!have_col(t, C_ERROR)) return 0;
     kx_strref e = str_at(t, C_ERROR, i);
     int code = kx_kp_error_parse(e.ptr, e.len);
     if (code < 0)
@@ -210,6 +252,7 @@ static int start_user(kx_kptable *t, long i, kx_user_keypairs *u, kx_err *err)
     if (uid.len) memcpy(u->user_id, uid.ptr, uid.len);
     u->user_id[uid.len] = '\0';
     u->device_type = is_null(&t->cols[C_DEVICE], i) ? kx_strdup("") : kx_strndup(dev.ptr, dev.len);
+    t->last_ptr[0] = t->last_ptr[1] = NULL; /* ids are per user (u->keys) */
     return 0;
 }
 
@@ -220,8 +263,10 @@ int kx_kptable_next_user(kx_kptable *t, kx_user_keypairs *out, kx_err *err)
     for (;;) {
         if (t->pos >= t->nrows) {
             if (t->eof) break;
-            long n = kx_tr_next(t->tr, t->cols, err);
+            long n = kx_tr_next(t->tr, t->got, err);
             if (n < 0) goto fail;
+            for (size_t k = 0; k < t->nread; k++) t->cols[t->which[k]] = t->got[k];
+            t->last_ptr[0] = t->last_ptr[1] = NULL; /* batch memory is replaced */
             t->nrows = n;
             t->pos = 0;
             if (n == 0) {

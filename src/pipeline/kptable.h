@@ -24,8 +24,21 @@ void kx_kp_batch_free(kx_kp_batch *b);
 
 typedef struct kx_kptable kx_kptable;
 
+/* Column bits for kx_kptable_open_cols, in kx_kp_columns order (bit i = column i). */
+enum {
+    KX_KP_COL_USER = 1u << 0, KX_KP_COL_PLATFORM = 1u << 1, KX_KP_COL_VIDEO = 1u << 2,
+    KX_KP_COL_SESSION = 1u << 3, KX_KP_COL_SEQUENCE = 1u << 4, KX_KP_COL_KEY1 = 1u << 5,
+    KX_KP_COL_KEY2 = 1u << 6, KX_KP_COL_DEVICE = 1u << 19,
+};
+#define KX_KP_COLS_ALL ((1u << KX_KP_NCOLS) - 1)
+
 /* Opens <version_dir>/keypairs/keypairs.parquet, else keypairs.csv. */
 kx_kptable *kx_kptable_open(const char *version_dir, kx_err *err);
+/* Same, reading only the columns in mask (KX_KP_COL_* bits; user_id and device_type are
+ * always read, they delimit users). Parquet then decodes only those columns. Fields of
+ * columns not read come back as: ids 0, keys KX_KEY_MISSING, doubles NaN, valid/outlier
+ * false, error 0. */
+kx_kptable *kx_kptable_open_cols(const char *version_dir, uint32_t mask, kx_err *err);
 /* Next user's rows in table order. Returns 1 and fills *out (caller frees it with
  * kx_user_keypairs_free), 0 at the end, -1 on error. Keys are the strings as written
  * (interned in out->keys). */

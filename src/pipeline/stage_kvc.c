@@ -55,7 +55,7 @@ static int check_user_order(const char *prev, const char *uid, bool *is_new, kx_
 static int run_pass1(const kx_kvc_source *src, kx_kvc_keys *keys, pass1 *p, kx_err *err)
 {
     char prev[KX_UID_LEN + 1] = "";
-    if (src->open(src->ctx, err) != 0) return -1;
+    if (src->open(src->ctx, 1, err) != 0) return -1;
     int rc;
     for (;;) {
         kx_user_keypairs u;
@@ -250,7 +250,7 @@ static int run_pass2(const kx_kvc_source *src, const kx_kvc_opts *o, kx_kvc_keys
 {
     pass2 *w = kx_calloc(1, sizeof *w);
     int rc = pass2_open(w, o, err);
-    if (rc == 0) rc = src->open(src->ctx, err);
+    if (rc == 0) rc = src->open(src->ctx, 2, err);
     if (rc != 0) {
         pass2_abort(w);
         free(w);
@@ -376,10 +376,13 @@ typedef struct kptable_source {
     kx_kptable *t;
 } kptable_source;
 
-static int kpsrc_open(void *ctx, kx_err *err)
+/* Pass 1 needs the key set and counts only: decode 3 of the 20 columns (+ device_type,
+ * which delimits users). */
+static int kpsrc_open(void *ctx, int pass, kx_err *err)
 {
     kptable_source *s = ctx;
-    s->t = kx_kptable_open(s->version_dir, err);
+    s->t = pass == 1 ? kx_kptable_open_cols(s->version_dir, KX_KP_COL_KEY1 | KX_KP_COL_KEY2, err)
+                     : kx_kptable_open(s->version_dir, err);
     return s->t ? 0 : -1;
 }
 

@@ -16,8 +16,10 @@
 
 typedef struct kx_kvc_source {
     void *ctx;
-    /* (Re)starts at the first user; called once per pass. */
-    int (*open)(void *ctx, kx_err *err);
+    /* (Re)starts at the first user; called once per pass (1 or 2). Pass 1 uses only the
+     * user ids, the row count and key1/key2 of each row, so a source may leave the other
+     * fields at their defaults then (the stage reads only those columns). */
+    int (*open)(void *ctx, int pass, kx_err *err);
     /* Next user's rows in table order: 1 and *out filled (caller frees), 0 at end, -1. */
     int (*next_user)(void *ctx, kx_user_keypairs *out, kx_err *err);
     void (*close)(void *ctx);

@@ -173,9 +173,10 @@ typedef struct src_ctx {
     size_t n, next;
 } src_ctx;
 
-static int s_open(void *ctx, kx_err *err)
+static int s_open(void *ctx, int pass, kx_err *err)
 {
     (void)err;
+    (void)pass;
     ((src_ctx *)ctx)->next = 0;
     return 0;
 }

@@ -149,3 +149,57 @@ TEST(kptable_empty_table_and_bad_description)
     CHECK_EQ_INT(rc2, -1);
     CHECK(strstr(err.msg, "Bogus") != NULL);
 }
+
+/* Column-limited reading (kvc pass 1): keys, ids and row counts as written; the columns
+ * not read come back as documented defaults. Parquet, so only those columns are decoded. */
+TEST(kptable_open_cols_keys_only)
+{
+    const char *vdir = kx_test_tmpdir();
+    char *dir = kx_path_join(vdir, "keypairs");
+    kx_mkdirs(dir, NULL);
+    enum { NU = 3 };
+    kx_user_keypairs users[NU];
+    make_user(&users[0], "0123456789abcdef0123456789abcdef", "desktop",
+              "P,a,100\nR,a,160\nP,b,200\nR,b,260\nP,a,300\nR,a,330\nP,,,480\nR,,,530\n");
+    make_user(&users[1], "11111111111111111111111111111111", "desktop", "P,x,1\nR,x,2\nP,y,3\nR,y,4.25\n");
+    make_user(&users[2], "11111111111111111111111111111111", "mobile", "P,y,1\nR,y,2\nP,x,3\nR,x,4\n");
+    kx_table_opts opts = {true, false, 0, 65536, "keypairs"};
+    kx_err err;
+    kx_tw *w = kx_tw_open(dir, "keypairs", kx_kp_columns, KX_KP_NCOLS, &opts, &err);
+    int wrote = w != NULL;
+    for (int i = 0; wrote && i < NU; i++) {
+        kx_kp_batch b;
+        kx_kp_batch_fill(&b, &users[i]);
+        wrote = kx_tw_write(w, b.n, b.cols, &err) == 0;
+        kx_kp_batch_free(&b);
+    }
+    wrote = wrote && kx_tw_commit(w, &err) == 0;
+
+    kx_kptable *t = wrote ? kx_kptable_open_cols(vdir, KX_KP_COL_KEY1 | KX_KP_COL_KEY2, &err) : NULL;
+    int ok = t != NULL, got = 0, defaults = 1;
+    while (ok) {
+        kx_user_keypairs u;
+        int rc = kx_kptable_next_user(t, &u, &err);
+        if (rc <= 0) {
+            ok = rc == 0;
+            break;
+        }
+        const kx_user_keypairs *e = got < NU ? &users[got] : NULL;
+        ok = e && !strcmp(e->user_id, u.user_id) && !strcmp(e->device_type, u.device_type) && e->n == u.n;
+        for (size_t i = 0; ok && i < u.n; i++) {
+            const kx_keypair *r = &u.rows[i];
+            ok = same_key(e, e->rows[i].key1, &u, r->key1) && same_key(e, e->rows[i].key2, &u, r->key2);
+            defaults = defaults && r->platform_id == 0 && r->sequence_id == 0 && isnan(r->hl) &&
+                       isnan(r->key1_timestamp) && !r->valid && !r->outlier && r->error == 0;
+        }
+        got++;
+        kx_user_keypairs_free(&u);
+    }
+    kx_kptable_close(t);
+    for (int i = 0; i < NU; i++) kx_user_keypairs_free(&users[i]);
+    free(dir);
+    CHECK(wrote);
+    CHECK(ok);
+    CHECK(defaults);
+    CHECK_EQ_INT(got, NU);
+}

@@ -209,9 +209,10 @@ typedef struct mem_source {
     int opens;
 } mem_source;
 
-static int ms_open(void *ctx, kx_err *err)
+static int ms_open(void *ctx, int pass, kx_err *err)
 {
     (void)err;
+    (void)pass;
     mem_source *m = ctx;
     m->next = 0;
     m->opens++;
