@@ -9,6 +9,7 @@
 #include "io/text.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/sort.h"
 
 /* ---- key mapping ------------------------------------------------------------------------- */
 
@@ -77,7 +78,7 @@ void kx_kvc_keys_finalize(kx_kvc_keys *k)
     key_ref *refs = kx_malloc((n ? n : 1) * sizeof *refs);
     for (size_t i = 0; i < n; i++) refs[i] = (key_ref){&k->tab.keys[i], (int32_t)i};
     /* Keys are distinct, so the order is total and qsort's instability cannot show. */
-    qsort(refs, n, sizeof *refs, ref_cmp);
+    kx_qsort(refs, n, sizeof *refs, ref_cmp);
     k->id_of = kx_malloc((n ? n : 1) * sizeof *k->id_of);
     k->code_of = kx_malloc((n ? n : 1) * sizeof *k->code_of);
     for (size_t c = 0; c < n; c++) {

@@ -1,6 +1,8 @@
 /* stats.c — see stats.h. */
 #include "core/stats.h"
 
+#include "util/sort.h"
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -67,7 +69,7 @@ static int cmp_double(const void *a, const void *b)
 
 void kx_sort_doubles(double *x, size_t n)
 {
-    if (n > 1) qsort(x, n, sizeof *x, cmp_double);
+    kx_qsort(x, n, sizeof *x, cmp_double);
 }
 
 void kx_stats5(double *x, size_t n, double out[KX_ST_COUNT])

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "util/mem.h"
+#include "util/sort.h"
 
 static atomic_uint tmp_counter;
 
@@ -199,7 +200,7 @@ int kx_list_dir(const char *dir, kx_dirlist *out, kx_err *err)
         kx_dirlist_free(out);
         return -1;
     }
-    if (out->n > 1) qsort(out->items, out->n, sizeof *out->items, cmp_dirent);
+    kx_qsort(out->items, out->n, sizeof *out->items, cmp_dirent);
     return 0;
 }
 

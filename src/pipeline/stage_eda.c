@@ -21,6 +21,7 @@
 #include "pipeline/kptable.h"
 #include "pipeline/stage.h"
 #include "util/mem.h"
+#include "util/sort.h"
 #include "util/pool.h"
 
 #define COMPONENT "eda"
@@ -236,7 +237,7 @@ size_t kx_eda_scan_raw_files(kx_eda *e, const char *cleaned_dir, char *const *de
         if (kx_is_dir(raw)) add_user_dirs(raw, &dirs, &n, &cap, true, log);
         free(raw);
     }
-    if (n) qsort(dirs, n, sizeof *dirs, user_dir_cmp);
+    kx_qsort(dirs, n, sizeof *dirs, user_dir_cmp);
     parsed_dir slots[SCAN_CHUNK];
     for (size_t at = 0; at < n; at += SCAN_CHUNK) {
         size_t m = n - at < SCAN_CHUNK ? n - at : SCAN_CHUNK;

@@ -30,6 +30,7 @@
 #include "pipeline/reuse.h"
 #include "pipeline/stage.h"
 #include "util/mem.h"
+#include "util/sort.h"
 #include "util/progress.h"
 #include "util/pool.h"
 
@@ -128,7 +129,7 @@ static int discover(const kx_config *cfg, const char *input, kp_folders *out, kx
         kx_dirlist_free(&l);
         free(root);
     }
-    if (out->n > 1) qsort(out->v, out->n, sizeof *out->v, cmp_folder);
+    kx_qsort(out->v, out->n, sizeof *out->v, cmp_folder);
     return 0;
 }
 
@@ -694,7 +695,7 @@ static long *plan_reuse(kp_out *o, const kp_folders *folders)
         long *idx = kx_malloc((bs->n + 1) * sizeof *idx);
         for (size_t i = 0; i < bs->n; i++) idx[i] = (long)i;
         sort_base = bs;
-        qsort(idx, bs->n, sizeof *idx, cmp_ustat_idx);
+        kx_qsort(idx, bs->n, sizeof *idx, cmp_ustat_idx);
         plan = kx_malloc((folders->n + 1) * sizeof *plan);
         long last = -1;
         for (size_t i = 0; i < folders->n; i++) {
