@@ -27,6 +27,14 @@ endef
 B          := build
 BA         := build-asan
 
+# The build id is compiled into `keyetl --version`, Parquet `created_by` and run logs. A
+# stamp file per build folder changes only when the id changes, so exactly the objects that
+# embed it are rebuilt after a new commit.
+$(shell for d in $(B) $(BA); do mkdir -p $$d; echo '$(BUILD_ID)' | cmp -s - $$d/.build_id || echo '$(BUILD_ID)' > $$d/.build_id; done)
+ID_USERS   := src/cli/main src/parquet/writer src/pipeline/runner
+$(foreach o,$(ID_USERS),$(eval $(B)/obj/$(o).o: $(B)/.build_id))
+$(foreach o,$(ID_USERS),$(eval $(BA)/obj/$(o).o: $(BA)/.build_id))
+
 .PHONY: all demo test test-build bench clean deps deps-test fuzz
 all: $(B)/keyetl
 
