@@ -24,6 +24,8 @@ define objs
 $(patsubst %.c,$(1)/obj/%.o,$(2))
 endef
 
+.DEFAULT_GOAL := all
+
 B          := build
 BA         := build-asan
 

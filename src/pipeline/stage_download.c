@@ -87,12 +87,29 @@ static void real_sleep(unsigned seconds) { sleep(seconds); }
 
 /* ---- local source -------------------------------------------------------------------------- */
 
+/* The base version's import (01 §3.2 step 4): its manifest entries and its raw folder. */
+typedef struct base_entry {
+    const char *name; /* points into the manifest JSON */
+    uint64_t size;
+    int64_t mtime_ns; /* modification time seen when the base hashed it */
+    const char *sha256;
+} base_entry;
+
+typedef struct base_import {
+    json_t *manifest;
+    base_entry *v; /* sorted by name, as in the manifest */
+    size_t n;
+} base_import;
+
 typedef struct local_job {
     const char *src_dir;    /* absolute source folder */
     const char *staging;
     int src_fd, staging_fd; /* the two folders, opened once (lookups relative to them) */
     kx_dirent **objs;       /* import set (pointers into the listing) */
     char (*hex)[65];        /* per object: sha256 of the imported content (manifest) */
+    int64_t *mtime_ns;      /* per object: modification time when it was hashed (manifest) */
+    const base_import *base;/* NULL when no base version may be reused */
+    size_t *reused;         /* per object: 1 if its hash came from the base */
 } local_job;
 
 /* sha256 of an open file, streamed from its current offset. */
@@ -150,6 +167,25 @@ static int copy_local(local_job *j, const kx_dirent *e, const char *src, kx_err 
     return rc;
 }
 
+static int cmp_base_entry(const void *key, const void *elem)
+{
+    return strcmp(key, ((const base_entry *)elem)->name);
+}
+
+static int64_t mtime_ns(const struct stat *st) { return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec; }
+
+/* The base manifest's sha256 for a source file whose name, size and modification time equal
+ * the base manifest entry (01 §3.2 step 4): the base hashed exactly these bytes (a file
+ * rewritten since has a new mtime), so the hash is taken instead of reading the file. The
+ * mtime is the one the base saw when it hashed, not the base copy's current one: a hard link
+ * shares its inode, and so its mtime, with the source. NULL when the file must be read. */
+static const char *base_sha256(const local_job *j, const char *name, const struct stat *src)
+{
+    const base_entry *e = bsearch(name, j->base->v, j->base->n, sizeof *j->base->v, cmp_base_entry);
+    if (!e || e->size != (uint64_t)src->st_size || e->mtime_ns != mtime_ns(src)) return NULL;
+    return e->sha256;
+}
+
 /* Imports object i and hashes it in the same visit, into the object's own slot. The fast
  * path costs one open, one fstat, the reads and one linkat (AT_SYMLINK_FOLLOW links a
  * symlink's target, as the spec asks), all relative to the already open folders: in flat
@@ -158,6 +194,17 @@ static int fetch_local(void *arg, size_t i, kx_err *err)
 {
     local_job *j = arg;
     const kx_dirent *e = j->objs[i];
+    if (j->base) { /* unchanged since the base: link it and take the base's hash, no read */
+        struct stat st;
+        const char *sum = fstatat(j->src_fd, e->name, &st, 0) == 0 && (uint64_t)st.st_size == e->size
+                              ? base_sha256(j, e->name, &st) : NULL;
+        if (sum && linkat(j->src_fd, e->name, j->staging_fd, e->name, AT_SYMLINK_FOLLOW) == 0) {
+            memcpy(j->hex[i], sum, 65);
+            j->mtime_ns[i] = mtime_ns(&st);
+            j->reused[i] = 1;
+            return 0;
+        }
+    }
     char *src = kx_path_join(j->src_dir, e->name);
     int rc = -1;
     int fd = openat(j->src_fd, e->name, O_RDONLY | O_CLOEXEC);
@@ -172,6 +219,7 @@ static int fetch_local(void *arg, size_t i, kx_err *err)
     } else if (linkat(j->src_fd, e->name, j->staging_fd, e->name, AT_SYMLINK_FOLLOW) == 0 ||
                (errno == EEXIST && unlinkat(j->staging_fd, e->name, 0) == 0 &&
                 linkat(j->src_fd, e->name, j->staging_fd, e->name, AT_SYMLINK_FOLLOW) == 0)) {
+        j->mtime_ns[i] = mtime_ns(&st); /* taken before the read: a later change shows next time */
         rc = sha256_fd(fd, src, j->hex[i], err); /* same inode as the staged link */
     } else if (copy_local(j, e, src, err) == 0) {
         char *dst = kx_path_join(j->staging, e->name);
@@ -206,7 +254,7 @@ static void sum_worker(void *arg, size_t i)
 }
 
 static json_t *manifest_files(const char *dir, int workers, const kx_dirlist *known, char (*known_hex)[65],
-                              int64_t *count, int64_t *bytes, kx_err *err)
+                              const int64_t *known_mtime, int64_t *count, int64_t *bytes, kx_err *err)
 {
     kx_dirlist own = {NULL, 0};
     const kx_dirlist *l = known;
@@ -233,6 +281,8 @@ static json_t *manifest_files(const char *dir, int workers, const kx_dirlist *kn
         json_object_set_new(o, "name", kx_json_str(l->items[i].name));
         json_object_set_new(o, "size", json_integer((json_int_t)l->items[i].size));
         json_object_set_new(o, "sha256", json_string(f.hex[i]));
+        /* (added) the source's mtime when it was hashed, for reuse by the next run */
+        if (known_mtime && known_mtime[i] != INT64_MIN) json_object_set_new(o, "mtime_ns", json_integer(known_mtime[i]));
         json_array_append_new(files, o);
         (*count)++;
         *bytes += (int64_t)l->items[i].size;
@@ -252,10 +302,11 @@ typedef struct dl_paths {
 } dl_paths;
 
 static int write_manifest(kx_stage_ctx *ctx, const dl_paths *p, const char *source_uri, const kx_dirlist *known,
-                          char (*known_hex)[65], kx_err *err)
+                          char (*known_hex)[65], const int64_t *known_mtime, kx_err *err)
 {
     int64_t count = 0, bytes = 0;
-    json_t *files = manifest_files(p->dest, ctx->cfg->parallel_workers, known, known_hex, &count, &bytes, err);
+    json_t *files =
+        manifest_files(p->dest, ctx->cfg->parallel_workers, known, known_hex, known_mtime, &count, &bytes, err);
     if (!files) return -1;
     json_t *m = json_object();
     json_object_set_new(m, "version_id", kx_json_str(ctx->version_id));
@@ -354,7 +405,7 @@ static int adopt_existing(kx_stage_ctx *ctx, const dl_paths *p)
     free(abs);
     kx_logf(ctx->log, KX_LOG_INFO, COMP, "--local-only: adopting %s as is", p->dest);
     int rc = kx_mkdirs(p->meta_dir, &ctx->err);
-    if (rc == 0) rc = write_manifest(ctx, p, uri, NULL, NULL, &ctx->err);
+    if (rc == 0) rc = write_manifest(ctx, p, uri, NULL, NULL, NULL, &ctx->err);
     json_t *errors = json_array(), *failed = json_array();
     kx_retry_stats rs = {0, 0, 0, 0};
     if (rc == 0) {
@@ -391,6 +442,43 @@ static size_t import_set(kx_dirlist *l, kx_dirent ***objs, int64_t *listed_bytes
     return n;
 }
 
+/* Loads the base version's manifest (names sorted, as written) and opens its raw folder.
+ * Returns false, logging why, when there is nothing usable: then every file is read. */
+static bool base_load(const kx_stage_ctx *ctx, base_import *b)
+{
+    memset(b, 0, sizeof *b);
+    if (!ctx->base_version_dir) return false;
+    char *mpath = kx_asprintf("%s/etl_metadata/download/manifest.json", ctx->base_version_dir);
+    json_error_t je;
+    b->manifest = json_load_file(mpath, 0, &je);
+    json_t *files = json_object_get(b->manifest, "files");
+    size_t n = json_array_size(files);
+    b->v = kx_calloc(n ? n : 1, sizeof *b->v);
+    bool ok = json_is_array(files);
+    for (size_t i = 0; ok && i < n; i++) {
+        json_t *f = json_array_get(files, i);
+        const char *name = json_string_value(json_object_get(f, "name"));
+        const char *sum = json_string_value(json_object_get(f, "sha256"));
+        json_t *size = json_object_get(f, "size"), *mt = json_object_get(f, "mtime_ns");
+        ok = name && sum && strlen(sum) == 64 && json_is_integer(size) && json_integer_value(size) >= 0 &&
+             (i == 0 || strcmp(b->v[i - 1].name, name) < 0);
+        if (ok)
+            b->v[b->n++] = (base_entry){name, (uint64_t)json_integer_value(size),
+                                        json_is_integer(mt) ? (int64_t)json_integer_value(mt) : INT64_MIN, sum};
+    }
+    if (!ok)
+        kx_logf(ctx->log, KX_LOG_WARNING, COMP, "Base version %s not usable for reuse (%s), reading every file",
+                ctx->base_version_dir, !b->manifest ? je.text : "malformed manifest");
+    free(mpath);
+    return ok;
+}
+
+static void base_free(base_import *b)
+{
+    json_decref(b->manifest);
+    free(b->v);
+}
+
 int kx_stage_download(kx_stage_ctx *ctx)
 {
     dl_paths p = {kx_asprintf("%s/raw_data", ctx->version_dir), kx_asprintf("%s/raw_data/web_app_data", ctx->version_dir),
@@ -411,6 +499,7 @@ int kx_stage_download(kx_stage_ctx *ctx)
     int64_t ok_files = 0, ok_bytes = 0;
     kx_dirlist imported = {NULL, 0}; /* the import set, for the manifest */
     char (*hex)[65] = NULL;          /* sha256 per imported object */
+    int64_t *mtimes = NULL;          /* mtime per imported object when hashed */
     int rc = -1;
     char *src = local_source_path(ctx, &ctx->err);
     if (!src) goto out;
@@ -433,22 +522,38 @@ int kx_stage_download(kx_stage_ctx *ctx)
     }
     kx_logf(ctx->log, KX_LOG_INFO, COMP, "Importing %zu files (%lld bytes) from %s", n, (long long)listed_bytes, uri);
     if (kx_rmtree(p.staging, &ctx->err) || kx_mkdirs(p.staging, &ctx->err)) goto out;
+    base_import base;
+    bool have_base = base_load(ctx, &base);
     local_job job = {src_abs, p.staging, open(src_abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC),
-                     open(p.staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC), objs, kx_calloc(n, 65)};
+                     open(p.staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC), objs, kx_calloc(n, 65),
+                     kx_calloc(n, sizeof(int64_t)), have_base ? &base : NULL, kx_calloc(n, sizeof(size_t))};
+    for (size_t i = 0; i < n; i++) job.mtime_ns[i] = INT64_MIN; /* copies: no mtime recorded */
     if (job.src_fd < 0 || job.staging_fd < 0) {
         kx_fail_errno(&ctx->err, "cannot open %s", job.src_fd < 0 ? src_abs : p.staging);
         if (job.src_fd >= 0) close(job.src_fd);
         if (job.staging_fd >= 0) close(job.staging_fd);
         free(job.hex);
+        free(job.mtime_ns);
+        free(job.reused);
+        base_free(&base);
         goto out;
     }
     failed = kx_calloc(n, sizeof *failed);
     kx_download_objects(n, cfg->parallel_workers, fetch_local, &job, real_sleep, errors, failed, &rs);
     close(job.src_fd);
     close(job.staging_fd);
+    if (have_base) {
+        size_t reused = 0;
+        for (size_t i = 0; i < n; i++) reused += job.reused[i];
+        kx_logf(ctx->log, KX_LOG_INFO, COMP, "%zu of %zu files unchanged since base version %s (not re-read)", reused,
+                n, ctx->base_version_id ? ctx->base_version_id : ctx->base_version_dir);
+    }
+    free(job.reused);
+    base_free(&base);
     imported.items = kx_calloc(n, sizeof *imported.items);
     for (size_t i = 0; i < n; i++) imported.items[imported.n++] = *objs[i]; /* names stay owned by l */
     hex = job.hex;
+    mtimes = job.mtime_ns;
     for (size_t i = 0; i < n; i++) {
         if (failed[i]) {
             char *f = kx_path_join(uri, objs[i]->name);
@@ -469,7 +574,7 @@ int kx_stage_download(kx_stage_ctx *ctx)
         kx_fail_errno(&ctx->err, "cannot rename %s to %s", p.staging, p.dest);
         goto out;
     }
-    if (kx_mkdirs(p.meta_dir, &ctx->err) || write_manifest(ctx, &p, uri, &imported, hex, &ctx->err))
+    if (kx_mkdirs(p.meta_dir, &ctx->err) || write_manifest(ctx, &p, uri, &imported, hex, mtimes, &ctx->err))
         goto out;
     rc = 0;
 out:
@@ -493,6 +598,7 @@ out:
     free(objs);
     free(imported.items);
     free(hex);
+    free(mtimes);
     free(failed);
     free(src);
     free(src_abs);
