@@ -299,12 +299,18 @@ static kx_table_reader *open_csv(kx_table_reader *r, const kx_colspec *want, siz
 kx_table_reader *kx_tr_open(const char *dir, const char *base, const kx_colspec *want, size_t nwant,
                             kx_err *err)
 {
+    return kx_tr_open_workers(dir, base, want, nwant, 1, err);
+}
+
+kx_table_reader *kx_tr_open_workers(const char *dir, const char *base, const kx_colspec *want, size_t nwant,
+                                    int workers, kx_err *err)
+{
     kx_table_reader *r = kx_calloc(1, sizeof *r);
     char *name = kx_asprintf("%s.parquet", base);
     r->path = kx_path_join(dir, name);
     free(name);
     if (kx_is_file(r->path)) {
-        r->pq = kx_pq_source_open(r->path, want, nwant, err);
+        r->pq = kx_pq_source_open_workers(r->path, want, nwant, workers, err);
         if (!r->pq) {
             kx_tr_close(r);
             return NULL;

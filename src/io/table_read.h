@@ -16,6 +16,10 @@ typedef struct kx_table_reader kx_table_reader;
  * a wanted column is missing, or its type differs. */
 kx_table_reader *kx_tr_open(const char *dir, const char *base, const kx_colspec *want, size_t nwant,
                             kx_err *err);
+/* Same, decoding a Parquet row group's columns on up to `workers` threads (the result does
+ * not depend on the count; CSV ignores it). kx_tr_open uses 1. */
+kx_table_reader *kx_tr_open_workers(const char *dir, const char *base, const kx_colspec *want, size_t nwant,
+                                    int workers, kx_err *err);
 /* Reads the next batch (at most a row group / a few thousand CSV rows). Fills out[nwant]
  * (valid arrays always set; strings point into reader memory, valid until the next
  * call). Returns the number of rows, 0 at the end, -1 on error. */

@@ -15,6 +15,7 @@ struct kx_pq_source {
     kx_pq_colbuf *bufs;
     void **conv;         /* per column: converted arrays (strings, widened ints) */
     size_t rg;
+    int workers;         /* threads decoding the columns of a row group */
 };
 
 static const char *coltype_name(kx_coltype t)
@@ -39,6 +40,12 @@ static bool type_ok(kx_coltype want, int phys)
 
 kx_pq_source *kx_pq_source_open(const char *path, const kx_colspec *want, size_t nwant, kx_err *err)
 {
+    return kx_pq_source_open_workers(path, want, nwant, 1, err);
+}
+
+kx_pq_source *kx_pq_source_open_workers(const char *path, const kx_colspec *want, size_t nwant, int workers,
+                                        kx_err *err)
+{
     kx_pqr *r = kx_pqr_open(path, err);
     if (!r) return NULL;
     const kx_pq_meta *m = kx_pqr_meta(r);
@@ -46,6 +53,7 @@ kx_pq_source *kx_pq_source_open(const char *path, const kx_colspec *want, size_t
     s->r = r;
     s->path = kx_strdup(path);
     s->nwant = nwant;
+    s->workers = workers < 1 ? 1 : workers;
     s->types = kx_calloc(nwant ? nwant : 1, sizeof *s->types);
     s->index = kx_calloc(nwant ? nwant : 1, sizeof *s->index);
     s->bufs = kx_calloc(nwant ? nwant : 1, sizeof *s->bufs);
@@ -104,10 +112,8 @@ long kx_pq_source_next(kx_pq_source *s, kx_column *out, kx_err *err)
     while (s->rg < m->nrowgroups && m->rowgroups[s->rg].num_rows == 0) s->rg++;
     if (s->rg >= m->nrowgroups) return 0;
     size_t rg = s->rg++;
-    for (size_t j = 0; j < s->nwant; j++) {
-        if (kx_pqr_read_column(s->r, rg, s->index[j], &s->bufs[j], err) != 0) return -1;
-        adapt(s, j, &out[j]);
-    }
+    if (kx_pqr_read_columns(s->r, rg, s->index, s->nwant, s->bufs, s->workers, err) != 0) return -1;
+    for (size_t j = 0; j < s->nwant; j++) adapt(s, j, &out[j]);
     return (long)m->rowgroups[rg].num_rows;
 }
 

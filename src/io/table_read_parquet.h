@@ -14,6 +14,10 @@ typedef struct kx_pq_source kx_pq_source;
 
 /* Opens path; maps each wanted column by name, checks its type; error if missing/mismatch. */
 kx_pq_source *kx_pq_source_open(const char *path, const kx_colspec *want, size_t nwant, kx_err *err);
+/* Same, decoding the wanted columns of each row group on up to `workers` threads (same
+ * result for any count). kx_pq_source_open uses 1. */
+kx_pq_source *kx_pq_source_open_workers(const char *path, const kx_colspec *want, size_t nwant, int workers,
+                                        kx_err *err);
 /* Next row group as kx_column arrays in want order (valid arrays always set, strings point
  * into source memory valid until the next call). Returns rows, 0 at end, -1 on error. */
 long kx_pq_source_next(kx_pq_source *s, kx_column *out, kx_err *err);

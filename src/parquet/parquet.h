@@ -176,6 +176,12 @@ const kx_pq_meta *kx_pqr_meta(const kx_pqr *r);
 long kx_pqr_find_column(const kx_pqr *r, const char *name);
 /* Decodes column col of row group rg into out (replacing its previous contents). */
 int kx_pqr_read_column(kx_pqr *r, size_t rg, size_t col, kx_pq_colbuf *out, kx_err *err);
+/* Decodes columns cols[0..n) of row group rg into outs[0..n), on up to `workers` threads
+ * (each column is independent and has its own scratch, so the result does not depend on
+ * workers). On failure the message is that of the lowest failing index; outs of failed
+ * columns are emptied, the others stay filled (free them all with kx_pq_colbuf_free). */
+int kx_pqr_read_columns(kx_pqr *r, size_t rg, const size_t *cols, size_t n, kx_pq_colbuf *outs, int workers,
+                        kx_err *err);
 void kx_pq_colbuf_free(kx_pq_colbuf *c);
 void kx_pqr_close(kx_pqr *r);
 

@@ -15,6 +15,14 @@
 #include "parquet/parquet.h"
 #include "parquet/pq_internal.h"
 #include "util/mem.h"
+#include "util/pool.h"
+
+/* Level and index buffers of one column decode. Each concurrent decode has its own, so
+ * columns of a row group can be decoded in parallel (kx_pqr_read_columns). */
+typedef struct decode_scratch {
+    uint32_t *def, *idx;
+    size_t cap_def, cap_idx;
+} decode_scratch;
 
 struct kx_pqr {
     char *name;
@@ -23,8 +31,7 @@ struct kx_pqr {
     uint64_t size;
     uint8_t *footer;        /* owned copy of the footer (stats point into it) */
     kx_pq_meta meta;
-    uint32_t *scratch_def, *scratch_idx;
-    size_t cap_def, cap_idx;
+    decode_scratch scratch; /* for kx_pqr_read_column (one column at a time) */
 };
 
 const char *kx_pq_type_name(int t)
@@ -466,8 +473,8 @@ void kx_pqr_close(kx_pqr *r)
     free(m->values);
     free(m->created_by);
     free(r->footer);
-    free(r->scratch_def);
-    free(r->scratch_idx);
+    free(r->scratch.def);
+    free(r->scratch.idx);
     free(r->name);
     free(r);
 }
@@ -540,7 +547,7 @@ static uint32_t *scratch(uint32_t **buf, size_t *cap, size_t n)
 }
 
 /* Decodes the values of one data page: rows [at, at+nrows) of out, defs (NULL = all present). */
-static int decode_values(kx_pqr *r, kx_pq_colbuf *out, size_t at, size_t nrows, const uint32_t *defs,
+static int decode_values(kx_pqr *r, decode_scratch *sc, kx_pq_colbuf *out, size_t at, size_t nrows, const uint32_t *defs,
                          const uint8_t *p, size_t len, int encoding, const dictionary *dict, kx_err *err)
 {
     size_t es = elem_size(out->type);
@@ -558,13 +565,13 @@ static int decode_values(kx_pqr *r, kx_pq_colbuf *out, size_t at, size_t nrows, 
         if (nn > 0) {
             if (len < 1 || p[0] > 32) return corrupt(r, err, "bad dictionary index bit width");
             if (dict->n == 0) return corrupt(r, err, "index into an empty dictionary");
-            uint32_t *idx = scratch(&r->scratch_idx, &r->cap_idx, nn);
+            uint32_t *idx = scratch(&sc->idx, &sc->cap_idx, nn);
             if (kx_rle_decode(p + 1, len - 1, p[0], idx, nn, (uint32_t)(dict->n - 1)) != 0)
                 return corrupt(r, err, "bad dictionary indices");
             for (size_t i = 0; i < nn; i++) memcpy(dense + i * es, (const char *)dict->values + idx[i] * es, es);
         }
     } else if (encoding == KX_PQ_ENC_RLE && out->type == KX_PQ_BOOLEAN) {
-        uint32_t *v = scratch(&r->scratch_idx, &r->cap_idx, nn ? nn : 1);
+        uint32_t *v = scratch(&sc->idx, &sc->cap_idx, nn ? nn : 1);
         if (len < 4) return corrupt(r, err, "RLE boolean page too short");
         uint32_t l = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
         if (l > len - 4 || kx_rle_decode(p + 4, l, 1, v, nn, 1) != 0) return corrupt(r, err, "bad RLE booleans");
@@ -676,7 +683,7 @@ static int read_dictionary(kx_pqr *r, kx_pq_colbuf *out, const page_header *h, u
     return 0;
 }
 
-static int read_data_page(kx_pqr *r, kx_pq_colbuf *out, const kx_pq_column *col, const kx_pq_chunk *ch,
+static int read_data_page(kx_pqr *r, decode_scratch *sc, kx_pq_colbuf *out, const kx_pq_column *col, const kx_pq_chunk *ch,
                           const page_header *h, const uint8_t *raw, size_t *got, size_t *cap, size_t rows,
                           const dictionary *dict, kx_err *err)
 {
@@ -699,7 +706,7 @@ static int read_data_page(kx_pqr *r, kx_pq_colbuf *out, const kx_pq_column *col,
             if (vlen < 4) return corrupt(r, err, "page too short for its definition levels");
             uint32_t l = (uint32_t)vals[0] | (uint32_t)vals[1] << 8 | (uint32_t)vals[2] << 16 | (uint32_t)vals[3] << 24;
             if (l > vlen - 4) return corrupt(r, err, "definition levels exceed the page");
-            defs = scratch(&r->scratch_def, &r->cap_def, n ? n : 1);
+            defs = scratch(&sc->def, &sc->cap_def, n ? n : 1);
             if (kx_rle_decode(vals + 4, l, 1, defs, n, 1) != 0) return corrupt(r, err, "bad definition levels");
             vals += 4 + l;
             vlen -= 4 + (size_t)l;
@@ -719,17 +726,17 @@ static int read_data_page(kx_pqr *r, kx_pq_colbuf *out, const kx_pq_column *col,
         vals = page;
         vlen = ulen;
         if (optional) {
-            defs = scratch(&r->scratch_def, &r->cap_def, n ? n : 1);
+            defs = scratch(&sc->def, &sc->cap_def, n ? n : 1);
             if (kx_rle_decode(lv, lvlen, 1, defs, n, 1) != 0) return corrupt(r, err, "bad definition levels");
         }
     }
     grow_out(out, *got + n, cap);
-    if (decode_values(r, out, *got, n, defs, vals, vlen, h->encoding, dict, err) != 0) return -1;
+    if (decode_values(r, sc, out, *got, n, defs, vals, vlen, h->encoding, dict, err) != 0) return -1;
     *got += n;
     return 0;
 }
 
-int kx_pqr_read_column(kx_pqr *r, size_t rg, size_t col, kx_pq_colbuf *out, kx_err *err)
+static int read_column(kx_pqr *r, decode_scratch *sc, size_t rg, size_t col, kx_pq_colbuf *out, kx_err *err)
 {
     kx_pq_colbuf_free(out);
     const kx_pq_meta *m = &r->meta;
@@ -768,7 +775,7 @@ int kx_pqr_read_column(kx_pqr *r, size_t rg, size_t col, kx_pq_colbuf *out, kx_e
                 read_dictionary(r, out, &h, page, (size_t)h.unc, &dict, err) != 0)
                 goto fail;
         } else if ((h.type == 0 && h.has_data) || (h.type == 3 && h.has_v2)) {
-            if (read_data_page(r, out, c, ch, &h, raw, &got, &cap, rows, dict.values ? &dict : NULL, err) != 0) goto fail;
+            if (read_data_page(r, sc, out, c, ch, &h, raw, &got, &cap, rows, dict.values ? &dict : NULL, err) != 0) goto fail;
         } else if (h.type == 0 || h.type == 2 || h.type == 3) {
             corrupt(r, err, "page header without its type-specific header");
             goto fail;
@@ -781,4 +788,52 @@ int kx_pqr_read_column(kx_pqr *r, size_t rg, size_t col, kx_pq_colbuf *out, kx_e
 fail:
     kx_pq_colbuf_free(out);
     return -1;
+}
+
+int kx_pqr_read_column(kx_pqr *r, size_t rg, size_t col, kx_pq_colbuf *out, kx_err *err)
+{
+    return read_column(r, &r->scratch, rg, col, out, err);
+}
+
+/* ---- several columns of a row group in parallel ---------------------------------------------- */
+typedef struct column_jobs {
+    kx_pqr *r;
+    size_t rg;
+    const size_t *cols;
+    kx_pq_colbuf *outs;
+    decode_scratch *scratch; /* per column slot */
+    kx_err *errs;            /* per column slot */
+    int *rcs;
+} column_jobs;
+
+static void read_column_job(void *arg, size_t i)
+{
+    column_jobs *j = arg;
+    j->rcs[i] = read_column(j->r, &j->scratch[i], j->rg, j->cols[i], &j->outs[i], &j->errs[i]);
+}
+
+int kx_pqr_read_columns(kx_pqr *r, size_t rg, const size_t *cols, size_t n, kx_pq_colbuf *outs, int workers,
+                        kx_err *err)
+{
+    if (workers <= 1 || n <= 1) {
+        for (size_t i = 0; i < n; i++)
+            if (kx_pqr_read_column(r, rg, cols[i], &outs[i], err) != 0) return -1;
+        return 0;
+    }
+    column_jobs j = {r, rg, cols, outs, kx_calloc(n, sizeof *j.scratch), kx_calloc(n, sizeof *j.errs),
+                     kx_calloc(n, sizeof *j.rcs)};
+    kx_parallel_for(workers, n, read_column_job, &j);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (j.rcs[i] != 0 && rc == 0) { /* the first failing column, whatever the timing */
+            if (err) *err = j.errs[i];
+            rc = -1;
+        }
+        free(j.scratch[i].def);
+        free(j.scratch[i].idx);
+    }
+    free(j.scratch);
+    free(j.errs);
+    free(j.rcs);
+    return rc;
 }

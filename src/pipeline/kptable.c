@@ -128,6 +128,11 @@ struct kx_kptable {
 
 kx_kptable *kx_kptable_open_cols(const char *version_dir, uint32_t mask, kx_err *err)
 {
+    return kx_kptable_open_workers(version_dir, mask, 1, err);
+}
+
+kx_kptable *kx_kptable_open_workers(const char *version_dir, uint32_t mask, int workers, kx_err *err)
+{
     mask = (mask & KX_KP_COLS_ALL) | KX_KP_COL_USER | KX_KP_COL_DEVICE;
     kx_colspec want[KX_KP_NCOLS];
     kx_kptable *t = kx_calloc(1, sizeof *t);
@@ -138,7 +143,7 @@ kx_kptable *kx_kptable_open_cols(const char *version_dir, uint32_t mask, kx_err 
             want[t->nread++] = kx_kp_columns[c];
         }
     char *dir = kx_path_join(version_dir, "keypairs");
-    t->tr = kx_tr_open(dir, "keypairs", want, t->nread, err);
+    t->tr = kx_tr_open_workers(dir, "keypairs", want, t->nread, workers, err);
     free(dir);
     if (!t->tr) {
         free(t);

@@ -28,7 +28,11 @@ typedef struct kx_kptable kx_kptable;
 enum {
     KX_KP_COL_USER = 1u << 0, KX_KP_COL_PLATFORM = 1u << 1, KX_KP_COL_VIDEO = 1u << 2,
     KX_KP_COL_SESSION = 1u << 3, KX_KP_COL_SEQUENCE = 1u << 4, KX_KP_COL_KEY1 = 1u << 5,
-    KX_KP_COL_KEY2 = 1u << 6, KX_KP_COL_DEVICE = 1u << 19,
+    KX_KP_COL_KEY2 = 1u << 6, KX_KP_COL_K1_PRESS = 1u << 7, KX_KP_COL_K1_RELEASE = 1u << 8,
+    KX_KP_COL_K2_PRESS = 1u << 9, KX_KP_COL_K2_RELEASE = 1u << 10, KX_KP_COL_HL = 1u << 11,
+    KX_KP_COL_IL = 1u << 12, KX_KP_COL_PL = 1u << 13, KX_KP_COL_RL = 1u << 14,
+    KX_KP_COL_VALID = 1u << 15, KX_KP_COL_ERROR = 1u << 16, KX_KP_COL_K1_TIMESTAMP = 1u << 17,
+    KX_KP_COL_OUTLIER = 1u << 18, KX_KP_COL_DEVICE = 1u << 19,
 };
 #define KX_KP_COLS_ALL ((1u << KX_KP_NCOLS) - 1)
 
@@ -39,6 +43,9 @@ kx_kptable *kx_kptable_open(const char *version_dir, kx_err *err);
  * columns not read come back as: ids 0, keys KX_KEY_MISSING, doubles NaN, valid/outlier
  * false, error 0. */
 kx_kptable *kx_kptable_open_cols(const char *version_dir, uint32_t mask, kx_err *err);
+/* Same, decoding the columns of each Parquet row group on up to `workers` threads
+ * (PARALLEL_WORKERS; rows and order are the same for any count). The two above use 1. */
+kx_kptable *kx_kptable_open_workers(const char *version_dir, uint32_t mask, int workers, kx_err *err);
 /* Next user's rows in table order. Returns 1 and fills *out (caller frees it with
  * kx_user_keypairs_free), 0 at the end, -1 on error. Keys are the strings as written
  * (interned in out->keys). */
