@@ -341,7 +341,11 @@ int kx_eda_load_consent(kx_eda *e, const char *cleaned_dir, char *const *devices
 
 static int read_keypairs(kx_stage_ctx *ctx, kx_eda *e, char **table_path)
 {
-    kx_kptable *t = kx_kptable_open(ctx->version_dir, &ctx->err);
+    /* kx_eda_add_user uses the keys, valid, outlier, HL/IL/PL/RL and the session and video
+     * ids (extreme rows): the other 8 columns are not decoded. */
+    uint32_t cols = KX_KP_COL_KEY1 | KX_KP_COL_KEY2 | KX_KP_COL_VALID | KX_KP_COL_OUTLIER | KX_KP_COL_HL |
+                    KX_KP_COL_IL | KX_KP_COL_PL | KX_KP_COL_RL | KX_KP_COL_SESSION | KX_KP_COL_VIDEO;
+    kx_kptable *t = kx_kptable_open_workers(ctx->version_dir, cols, ctx->cfg->parallel_workers, &ctx->err);
     if (!t) return -1;
     *table_path = kx_strdup(kx_kptable_path(t));
     size_t rows = 0;

@@ -489,14 +489,25 @@ int kx_features_run(kx_stage_ctx *ctx, const kx_user_source *src)
 /* ---- the stage over the keypairs table ------------------------------------------------------- */
 typedef struct kp_source {
     const char *version_dir;
+    int workers; /* PARALLEL_WORKERS: threads decoding a row group's columns */
+    int rewinds; /* passes started: 1 selection, 2 aggregation */
     kx_kptable *t;
 } kp_source;
+
+/* Columns each pass reads (kx_fsel_add_user: keys, valid, outlier via kx_row_in_f;
+ * kx_features_user: also the platform/session/video ids and HL/IL). Decoding only these
+ * skips 14 resp. 9 of the 20 columns; user_id and device_type are always read. */
+#define SELECT_COLS (KX_KP_COL_KEY1 | KX_KP_COL_KEY2 | KX_KP_COL_VALID | KX_KP_COL_OUTLIER)
+#define AGGREGATE_COLS                                                                          \
+    (SELECT_COLS | KX_KP_COL_PLATFORM | KX_KP_COL_SESSION | KX_KP_COL_VIDEO | KX_KP_COL_HL | \
+     KX_KP_COL_IL)
 
 static int kp_rewind(void *arg, kx_err *err)
 {
     kp_source *s = arg;
     if (s->t) kx_kptable_close(s->t);
-    s->t = kx_kptable_open(s->version_dir, err);
+    uint32_t cols = s->rewinds++ == 0 ? SELECT_COLS : AGGREGATE_COLS;
+    s->t = kx_kptable_open_workers(s->version_dir, cols, s->workers, err);
     return s->t ? 0 : -1;
 }
 
@@ -508,7 +519,7 @@ static int kp_next(void *arg, kx_user_keypairs *out, kx_err *err)
 
 int kx_stage_features(kx_stage_ctx *ctx)
 {
-    kp_source ks = {ctx->version_dir, NULL};
+    kp_source ks = {ctx->version_dir, ctx->cfg->parallel_workers, 0, NULL};
     kx_user_source src = {&ks, kp_rewind, kp_next, "keypairs table"};
     int rc = kx_features_run(ctx, &src);
     if (ks.t) kx_kptable_close(ks.t);
