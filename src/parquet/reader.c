@@ -546,6 +546,21 @@ static uint32_t *scratch(uint32_t **buf, size_t *cap, size_t n)
     return *buf;
 }
 
+/* dense[i] = dict[idx[i]] (indices already checked against the dictionary size); the common
+ * element sizes get fixed-size copies the compiler turns into plain loads and stores. */
+static void gather(char *dense, const void *dict, const uint32_t *idx, size_t n, size_t es)
+{
+    if (es == sizeof(kx_pq_bytes)) {
+        const kx_pq_bytes *d = dict;
+        kx_pq_bytes *o = (kx_pq_bytes *)(void *)dense;
+        for (size_t i = 0; i < n; i++) o[i] = d[idx[i]];
+    } else if (es == 8) {
+        for (size_t i = 0; i < n; i++) memcpy(dense + i * 8, (const char *)dict + (size_t)idx[i] * 8, 8);
+    } else {
+        for (size_t i = 0; i < n; i++) memcpy(dense + i * es, (const char *)dict + (size_t)idx[i] * es, es);
+    }
+}
+
 /* Decodes the values of one data page: rows [at, at+nrows) of out, defs (NULL = all present). */
 static int decode_values(kx_pqr *r, decode_scratch *sc, kx_pq_colbuf *out, size_t at, size_t nrows, const uint32_t *defs,
                          const uint8_t *p, size_t len, int encoding, const dictionary *dict, kx_err *err)
@@ -568,7 +583,7 @@ static int decode_values(kx_pqr *r, decode_scratch *sc, kx_pq_colbuf *out, size_
             uint32_t *idx = scratch(&sc->idx, &sc->cap_idx, nn);
             if (kx_rle_decode(p + 1, len - 1, p[0], idx, nn, (uint32_t)(dict->n - 1)) != 0)
                 return corrupt(r, err, "bad dictionary indices");
-            for (size_t i = 0; i < nn; i++) memcpy(dense + i * es, (const char *)dict->values + idx[i] * es, es);
+            gather(dense, dict->values, idx, nn, es);
         }
     } else if (encoding == KX_PQ_ENC_RLE && out->type == KX_PQ_BOOLEAN) {
         uint32_t *v = scratch(&sc->idx, &sc->cap_idx, nn ? nn : 1);
@@ -591,7 +606,10 @@ static int decode_values(kx_pqr *r, decode_scratch *sc, kx_pq_colbuf *out, size_
             }
         }
     }
-    for (size_t i = 0; i < nrows; i++) out->valid[at + i] = defs ? (uint8_t)defs[i] : 1;
+    if (defs)
+        for (size_t i = 0; i < nrows; i++) out->valid[at + i] = (uint8_t)defs[i];
+    else
+        memset(out->valid + at, 1, nrows); /* REQUIRED column, or no nulls */
     return 0;
 }
 

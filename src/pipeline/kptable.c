@@ -3,6 +3,7 @@
 #include "pipeline/kptable.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,8 @@ void kx_kp_batch_free(kx_kp_batch *b)
 
 /* ---- reading user by user ----------------------------------------------------------------- */
 
+#define KEY_CACHE_SLOTS 256
+
 struct kx_kptable {
     kx_table_reader *tr;
     uint32_t mask;               /* columns read (bit per kx_kp_columns index) */
@@ -119,11 +122,16 @@ struct kx_kptable {
     kx_column cols[KX_KP_NCOLS]; /* the current batch by column index (unread: zeroed) */
     long nrows, pos;             /* rows in the batch, next row to hand out */
     bool eof;
-    /* last key string interned per key column of the current user: rows repeat keys, and
-     * a dictionary-decoded column hands out the same pointer for the same value */
-    const char *last_ptr[2];
-    uint32_t last_len[2];
-    int32_t last_id[2];
+    /* Key strings already interned for the current user, by address: a dictionary-decoded
+     * column hands out the same pointer for every row holding the same dictionary entry, so
+     * one pointer lookup replaces hashing the bytes (direct-mapped; a miss just interns).
+     * Equal pointer and length within one batch means equal bytes. Cleared per user (ids
+     * are per user) and per batch (its memory is replaced). */
+    struct key_slot {
+        const char *ptr;
+        uint32_t len;
+        int32_t id;
+    } kcache[KEY_CACHE_SLOTS];
 };
 
 kx_kptable *kx_kptable_open_cols(const char *version_dir, uint32_t mask, kx_err *err)
@@ -196,12 +204,11 @@ static int32_t key_at(kx_kptable *t, int c, long i, kx_user_keypairs *u)
 {
     if (!have_col(t, c) || is_null(&t->cols[c], i)) return KX_KEY_MISSING;
     kx_strref s = str_at(t, c, i);
-    int k = c - C_KEY1;
-    if (t->last_ptr[k] && s.ptr == t->last_ptr[k] && s.len == t->last_len[k]) return t->last_id[k];
+    uintptr_t a = (uintptr_t)s.ptr;
+    struct key_slot *slot = &t->kcache[((a >> 3) ^ (a >> 11)) & (KEY_CACHE_SLOTS - 1)];
+    if (slot->ptr == s.ptr && slot->len == s.len && s.ptr) return slot->id;
     int32_t id = kx_keytab_intern(&u->keys, s.ptr, s.len);
-    t->last_ptr[k] = s.ptr;
-    t->last_len[k] = s.len;
-    t->last_id[k] = id;
+    *slot = (struct key_slot){s.ptr, s.len, id};
     return id;
 }
 
@@ -257,7 +264,7 @@ static int start_user(kx_kptable *t, long i, kx_user_keypairs *u, kx_err *err)
     if (uid.len) memcpy(u->user_id, uid.ptr, uid.len);
     u->user_id[uid.len] = '\0';
     u->device_type = is_null(&t->cols[C_DEVICE], i) ? kx_strdup("") : kx_strndup(dev.ptr, dev.len);
-    t->last_ptr[0] = t->last_ptr[1] = NULL; /* ids are per user (u->keys) */
+    memset(t->kcache, 0, sizeof t->kcache); /* ids are per user (u->keys) */
     return 0;
 }
 
@@ -271,7 +278,7 @@ int kx_kptable_next_user(kx_kptable *t, kx_user_keypairs *out, kx_err *err)
             long n = kx_tr_next(t->tr, t->got, err);
             if (n < 0) goto fail;
             for (size_t k = 0; k < t->nread; k++) t->cols[t->which[k]] = t->got[k];
-            t->last_ptr[0] = t->last_ptr[1] = NULL; /* batch memory is replaced */
+            memset(t->kcache, 0, sizeof t->kcache); /* batch memory is replaced */
             t->nrows = n;
             t->pos = 0;
             if (n == 0) {
