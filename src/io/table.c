@@ -8,6 +8,7 @@
 #include "io/text.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/pool.h"
 
 struct kx_tw {
     const kx_colspec *cols;
@@ -18,6 +19,8 @@ struct kx_tw {
     kx_buf csvbuf;
     int64_t csv_flushed;   /* CSV bytes already handed to the file */
     struct kx_pq_sink *pq; /* Parquet side; see table_parquet.c */
+    kx_buf *chunks;        /* CSV chunk buffers of parallel writes, reused across batches */
+    size_t nchunks_cap;
 };
 
 /* Parquet side hooks, implemented next to the Parquet writer (table_parquet.c). */
@@ -103,6 +106,12 @@ kx_tw *kx_tw_open(const char *dir, const char *base, const kx_colspec *cols, siz
     return w;
 }
 
+static void free_chunks(kx_tw *w)
+{
+    for (size_t k = 0; k < w->nchunks_cap; k++) kx_buf_free(&w->chunks[k]);
+    free(w->chunks);
+}
+
 static int flush_csv(kx_tw *w, kx_err *err)
 {
     int rc = kx_afile_write(&w->csv, w->csvbuf.data, w->csvbuf.len, err);
@@ -111,8 +120,95 @@ static int flush_csv(kx_tw *w, kx_err *err)
     return rc;
 }
 
+/* Parallel batch writing (opts.workers > 1). A batch is cut into work items run by
+ * kx_parallel_for: item 0 is the whole Parquet side (when open), the others format
+ * consecutive row ranges of the CSV side into their own buffers, appended afterwards in
+ * row order. Every item touches only its own state, so the bytes are those of the
+ * sequential writer. Small batches stay sequential (thread start-up would dominate). */
+#define CSV_CHUNK_ROWS 2048
+#define MAX_CSV_CHUNKS 64
+#define MIN_PARALLEL_ROWS 1024
+
+typedef struct batch_job {
+    kx_tw *w;
+    size_t nrows;
+    const kx_column *cols;
+    bool with_pq;      /* item 0 is the Parquet side */
+    size_t nchunks;    /* CSV chunks */
+    size_t chunk_rows;
+    kx_buf *bufs;      /* per CSV chunk */
+    int pq_rc;
+    kx_err pq_err;
+} batch_job;
+
+static void batch_item(void *arg, size_t index)
+{
+    batch_job *j = arg;
+    if (j->with_pq) {
+        if (index == 0) {
+            j->pq_rc = kx_pq_sink_write(j->w->pq, j->nrows, j->cols, &j->pq_err);
+            return;
+        }
+        index--;
+    }
+    size_t from = index * j->chunk_rows;
+    size_t n = j->nrows - from < j->chunk_rows ? j->nrows - from : j->chunk_rows;
+    kx_column *part = kx_malloc((j->w->ncols ? j->w->ncols : 1) * sizeof *part);
+    for (size_t c = 0; c < j->w->ncols; c++) {
+        const kx_column *in = &j->cols[c];
+        size_t width = j->w->cols[c].type == KX_COL_BOOL     ? 1
+                       : j->w->cols[c].type == KX_COL_STRING ? sizeof(kx_strref)
+                                                            : 8;
+        part[c].values = (const char *)in->values + from * width;
+        part[c].valid = in->valid ? in->valid + from : NULL;
+        part[c].nan_is_null = in->nan_is_null;
+    }
+    kx_csv_put_rows(&j->bufs[index], j->w->cols, j->w->ncols, n, part);
+    free(part);
+}
+
+/* Returns 1 when the batch was written in parallel, 0 when the caller should write it
+ * sequentially, -1 on error. */
+static int write_parallel(kx_tw *w, size_t nrows, const kx_column *cols, kx_err *err)
+{
+    if (w->opts.workers < 2 || nrows < MIN_PARALLEL_ROWS) return 0;
+    size_t nchunks = 0, chunk_rows = CSV_CHUNK_ROWS;
+    if (w->csv_open) {
+        nchunks = (nrows + chunk_rows - 1) / chunk_rows;
+        if (nchunks > MAX_CSV_CHUNKS) {
+            nchunks = MAX_CSV_CHUNKS;
+            chunk_rows = (nrows + nchunks - 1) / nchunks;
+            nchunks = (nrows + chunk_rows - 1) / chunk_rows;
+        }
+    }
+    size_t items = nchunks + (w->pq ? 1 : 0);
+    if (items < 2) return 0;
+    batch_job j = {.w = w, .nrows = nrows, .cols = cols, .with_pq = w->pq != NULL,
+                   .nchunks = nchunks, .chunk_rows = chunk_rows};
+    if (nchunks > w->nchunks_cap) {
+        w->chunks = kx_realloc(w->chunks, nchunks * sizeof *w->chunks);
+        memset(w->chunks + w->nchunks_cap, 0, (nchunks - w->nchunks_cap) * sizeof *w->chunks);
+        w->nchunks_cap = nchunks;
+    }
+    j.bufs = w->chunks;
+    kx_parallel_for(w->opts.workers, items, batch_item, &j);
+    int rc = 0;
+    for (size_t k = 0; k < nchunks; k++) {
+        kx_buf_put(&w->csvbuf, j.bufs[k].data, j.bufs[k].len);
+        kx_buf_reset(&j.bufs[k]);
+        if (rc == 0 && w->csvbuf.len > (1u << 20) && flush_csv(w, err) != 0) rc = -1;
+    }
+    if (rc == 0 && j.with_pq && j.pq_rc != 0) {
+        *err = j.pq_err;
+        rc = -1;
+    }
+    return rc == 0 ? 1 : -1;
+}
+
 int kx_tw_write(kx_tw *w, size_t nrows, const kx_column *cols, kx_err *err)
 {
+    int par = write_parallel(w, nrows, cols, err);
+    if (par != 0) return par < 0 ? -1 : 0;
     if (w->csv_open) {
         kx_csv_put_rows(&w->csvbuf, w->cols, w->ncols, nrows, cols);
         if (w->csvbuf.len > (1u << 20) && flush_csv(w, err) != 0) return -1;
@@ -152,6 +248,7 @@ int kx_tw_commit(kx_tw *w, kx_err *err)
         w->pq = NULL;
     }
     kx_buf_free(&w->csvbuf);
+    free_chunks(w);
     free(w);
     return rc;
 }
@@ -162,5 +259,6 @@ void kx_tw_abort(kx_tw *w)
     if (w->csv_open) kx_afile_abort(&w->csv);
     if (w->pq) kx_pq_sink_abort(w->pq);
     kx_buf_free(&w->csvbuf);
+    free_chunks(w);
     free(w);
 }

@@ -90,7 +90,7 @@ int kx_write_ftable(const char *dir, const char *table_name, const kx_ftable *t,
     for (size_t i = 1; i < nid; i++) spec[i] = (kx_colspec){kx_feature_id_cols[i], KX_COL_INT64};
     for (size_t c = 0; c < nfeat; c++) spec[nid + c] = (kx_colspec){feat_names[c], KX_COL_DOUBLE};
     kx_table_opts opts = {cfg->out_parquet, cfg->out_csv, cfg->parquet_compression, cfg->parquet_row_group_rows,
-                          table_name};
+                          table_name, cfg->parallel_workers};
     int rc = -1;
     kx_column *data = kx_calloc(ncols, sizeof *data);
     kx_strref *uid = NULL;

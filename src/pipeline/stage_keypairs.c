@@ -953,7 +953,7 @@ int kx_stage_keypairs(kx_stage_ctx *ctx)
     if (discover(cfg, input, &folders, err) != 0) goto out;
     kx_logf(ctx->log, KX_LOG_INFO, COMPONENT, "Found %zu user folders in %s", folders.n, input);
     kx_table_opts opts = {cfg->out_parquet, cfg->out_csv, cfg->parquet_compression,
-                          cfg->parquet_row_group_rows, "keypairs"};
+                          cfg->parquet_row_group_rows, "keypairs", cfg->parallel_workers};
     o.tw = kx_tw_open(kp_stage, "keypairs", kx_kp_columns, KX_KP_NCOLS, &opts, err);
     if (!o.tw) goto out;
     if (run_batches(&o, &folders, err) != 0) goto out;

@@ -407,11 +407,11 @@ int kx_stage_kvc(kx_stage_ctx *ctx)
     kptable_source ks = {ctx->version_dir, NULL};
     kx_kvc_source src = {&ks, kpsrc_open, kpsrc_next, kpsrc_close};
     kx_table_opts mapped = {cfg->out_parquet, cfg->out_csv, cfg->parquet_compression,
-                            cfg->parquet_row_group_rows, "keypairs_mapped"};
+                            cfg->parquet_row_group_rows, "keypairs_mapped", cfg->parallel_workers};
     /* sequences.parquet is always written (it is the non-Python way to read the
      * sequences); sequences.csv follows OUTPUT_FORMATS (docs/kvc.md). */
     kx_table_opts seqs = {true, cfg->out_csv, cfg->parquet_compression,
-                          cfg->parquet_row_group_rows, "kvc_sequences"};
+                          cfg->parquet_row_group_rows, "kvc_sequences", cfg->parallel_workers};
     kx_kvc_opts o = {staging, ctx->version_id, mapped, seqs};
     json_t *stats = NULL;
     int rc = kx_rmtree(staging, &ctx->err);

@@ -80,7 +80,7 @@ TEST(kptable_csv_roundtrip_user_by_user)
     /* same user id under another device: a separate group */
     make_user(&users[2], "11111111111111111111111111111111", "mobile", "P,x,1\nR,x,2\nP,y,3\nR,y,4\n");
     make_user(&users[3], "22222222222222222222222222222222", "desktop", "P,\xDC,1\nR,\xDC,20\nP,q,30\nR,q,90\n");
-    kx_table_opts opts = {false, true, 0, 65536, "keypairs"};
+    kx_table_opts opts = {false, true, 0, 65536, "keypairs", 2};
     kx_err err;
     kx_tw *w = kx_tw_open(dir, "keypairs", kx_kp_columns, KX_KP_NCOLS, &opts, &err);
     int wrote = w != NULL;
@@ -163,7 +163,7 @@ TEST(kptable_open_cols_keys_only)
               "P,a,100\nR,a,160\nP,b,200\nR,b,260\nP,a,300\nR,a,330\nP,,,480\nR,,,530\n");
     make_user(&users[1], "11111111111111111111111111111111", "desktop", "P,x,1\nR,x,2\nP,y,3\nR,y,4.25\n");
     make_user(&users[2], "11111111111111111111111111111111", "mobile", "P,y,1\nR,y,2\nP,x,3\nR,x,4\n");
-    kx_table_opts opts = {true, false, 0, 65536, "keypairs"};
+    kx_table_opts opts = {true, false, 0, 65536, "keypairs", 2};
     kx_err err;
     kx_tw *w = kx_tw_open(dir, "keypairs", kx_kp_columns, KX_KP_NCOLS, &opts, &err);
     int wrote = w != NULL;

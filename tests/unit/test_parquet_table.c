@@ -12,6 +12,7 @@
 #include "pipeline/config.h"
 #include "test.h"
 #include "util/buf.h"
+#include "util/mem.h"
 
 static const kx_colspec cols4[4] = {
     {"b", KX_COL_BOOL}, {"i", KX_COL_INT64}, {"HL_\"_median", KX_COL_DOUBLE}, {"key", KX_COL_STRING}};
@@ -186,4 +187,66 @@ TEST(parquet_keypairs_rewrite_size)
     free(csv);
     free(ref);
     kx_pq_colspecs_free(cols, ncols);
+}
+
+/* Writes a 20,000-row table (all column types, nulls, NaN, non-UTF-8 strings) in batches of
+ * 7,000 rows with the given worker count; returns the bytes of <base>.parquet and .csv. */
+static void write_worker_table(const char *dir, const char *base, int workers, bool parquet,
+                               kx_buf *pq, kx_buf *csv)
+{
+    enum { N = 20000, BATCH = 7000 };
+    static uint8_t b[N], valid[N];
+    static int64_t i64[N];
+    static double d[N];
+    static kx_strref s[N];
+    static const char *words[5] = {"alpha", "b,\"c\"", "\xff\xfe", "", "\xe2\x80\x93x"};
+    for (size_t r = 0; r < N; r++) {
+        b[r] = (uint8_t)(r % 3 == 0);
+        valid[r] = (uint8_t)(r % 11 != 0);
+        i64[r] = (int64_t)(r * 7919 % 1000) - 500;
+        d[r] = r % 13 == 0 ? NAN : (double)r / 7.0;
+        s[r] = (kx_strref){words[r % 5], (uint32_t)strlen(words[r % 5])};
+    }
+    kx_table_opts o = {.parquet = parquet, .csv = true, .compression = KX_CODEC_ZSTD,
+                       .row_group_rows = 6000, .table_name = "w", .workers = workers};
+    kx_err err;
+    kx_tw *w = kx_tw_open(dir, base, cols4, 4, &o, &err);
+    CHECK(w != NULL);
+    for (size_t at = 0; at < N; at += BATCH) {
+        size_t n = N - at < BATCH ? N - at : BATCH;
+        kx_column c[4] = {{b + at, NULL, false}, {i64 + at, valid + at, false}, {d + at, NULL, true},
+                          {s + at, valid + at, false}};
+        CHECK_EQ_INT(kx_tw_write(w, n, c, &err), 0);
+    }
+    CHECK_EQ_INT(kx_tw_commit(w, &err), 0);
+    char *name = kx_asprintf("%s.csv", base), *path = kx_path_join(dir, name);
+    CHECK_EQ_INT(kx_read_file(path, csv, &err), 0);
+    free(name);
+    free(path);
+    if (parquet) {
+        name = kx_asprintf("%s.parquet", base);
+        path = kx_path_join(dir, name);
+        CHECK_EQ_INT(kx_read_file(path, pq, &err), 0);
+        free(name);
+        free(path);
+    }
+}
+
+TEST(table_writer_workers_byte_identical)
+{
+    const char *dir = kx_test_tmpdir();
+    for (int parquet = 0; parquet < 2; parquet++) {
+        kx_buf pq1 = KX_BUF_INIT, csv1 = KX_BUF_INIT, pq2 = KX_BUF_INIT, csv2 = KX_BUF_INIT;
+        write_worker_table(dir, "seq", 1, parquet, &pq1, &csv1);
+        write_worker_table(dir, "par", 2, parquet, &pq2, &csv2);
+        CHECK(csv1.len > 200000);
+        CHECK_EQ_INT(csv1.len, csv2.len);
+        CHECK(memcmp(csv1.data, csv2.data, csv1.len) == 0);
+        CHECK_EQ_INT(pq1.len, pq2.len);
+        if (parquet) CHECK(pq1.len > 1000 && memcmp(pq1.data, pq2.data, pq1.len) == 0);
+        kx_buf_free(&pq1);
+        kx_buf_free(&csv1);
+        kx_buf_free(&pq2);
+        kx_buf_free(&csv2);
+    }
 }

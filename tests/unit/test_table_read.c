@@ -15,7 +15,7 @@ static int write_table(const char *dir, const char *base, size_t n, const kx_str
                        const int64_t *iv, const uint8_t *ivalid, const double *dv, const uint8_t *bv,
                        const uint8_t *bvalid)
 {
-    kx_table_opts opts = {false, true, 0, 65536, "t"};
+    kx_table_opts opts = {false, true, 0, 65536, "t", 2};
     kx_err err;
     kx_tw *w = kx_tw_open(dir, base, COLS, 4, &opts, &err);
     if (!w) return -1;
