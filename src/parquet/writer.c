@@ -34,6 +34,8 @@
  * RG_MIN_ROWS. Narrow tables (< 512 bytes per row) keep the configured row count. */
 #define RG_RAW_BYTES (32u << 20)
 #define RG_MIN_ROWS 1024
+/* Entries after which a mostly-distinct fixed-width column gives up its dictionary. */
+#define DICT_PROBE_MIN 4096
 
 /* ---- dictionary ------------------------------------------------------------------------------ */
 typedef struct dict {
@@ -172,6 +174,7 @@ typedef struct colw {
     uint32_t last_index, last_len;
     const void *last_ptr;
     uint64_t last_bits;
+    size_t dict_values; /* values dictionary-coded in this chunk */
     kx_buf pages;
     int64_t unc_total, num_values, nulls;
     unsigned encodings;
@@ -480,6 +483,16 @@ static void stat_new_entry(colw *c, const void *v)
 /* Adds one non-null value: dictionary index if possible, else PLAIN. */
 static int put_value(kx_pqw *w, colw *c, const void *v, kx_err *err)
 {
+    /* Fixed-width values that are mostly distinct (timestamps) gain nothing from a dictionary
+     * and cost a hash probe each: once it holds DICT_PROBE_MIN entries and more than half of
+     * the values were new, the rest of the chunk is PLAIN, exactly as when the dictionary is
+     * full (the page is finished before this row). Depends only on the data: deterministic. */
+    if (c->dict_mode && c->spec.type != KX_PQ_BYTE_ARRAY && c->d.n >= DICT_PROBE_MIN &&
+        c->d.n * 2 > c->dict_values) {
+        if (flush_page(w, c, err) != 0) return -1;
+        c->dict_mode = false;
+        c->last_ok = false;
+    }
     if (c->dict_mode) {
         const void *p = v;
         uint32_t n = 8;
@@ -508,6 +521,7 @@ static int put_value(kx_pqw *w, colw *c, const void *v, kx_err *err)
             if (r == 1) stat_new_entry(c, v);
             if (c->nidx == c->capidx) c->idx = kx_grow(c->idx, &c->capidx, c->nidx + 1, sizeof *c->idx);
             c->idx[c->nidx++] = index;
+            c->dict_values++;
             return 0;
         }
         /* Dictionary full: finish this page with indices, PLAIN for the rest of the chunk. */
@@ -637,6 +651,7 @@ static int flush_row_group(kx_pqw *w, kx_err *err)
         dict_reset(&c->d);
         c->last_ok = false;
         c->dict_mode = c->spec.dictionary;
+        c->dict_values = 0;
         c->unc_total = c->num_values = c->nulls = 0;
         c->encodings = 0;
         c->has_minmax = false;

@@ -373,6 +373,7 @@ int kx_kvc_build(const kx_kvc_source *src, const kx_kvc_opts *o, json_t **stats_
 
 typedef struct kptable_source {
     const char *version_dir;
+    int workers; /* column decoding threads (PARALLEL_WORKERS) */
     kx_kptable *t;
 } kptable_source;
 
@@ -381,8 +382,8 @@ typedef struct kptable_source {
 static int kpsrc_open(void *ctx, int pass, kx_err *err)
 {
     kptable_source *s = ctx;
-    s->t = pass == 1 ? kx_kptable_open_cols(s->version_dir, KX_KP_COL_KEY1 | KX_KP_COL_KEY2, err)
-                     : kx_kptable_open(s->version_dir, err);
+    uint32_t cols = pass == 1 ? KX_KP_COL_KEY1 | KX_KP_COL_KEY2 : KX_KP_COLS_ALL;
+    s->t = kx_kptable_open_workers(s->version_dir, cols, s->workers, err);
     return s->t ? 0 : -1;
 }
 
@@ -404,7 +405,7 @@ int kx_stage_kvc(kx_stage_ctx *ctx)
     const kx_config *cfg = ctx->cfg;
     char *final_dir = kx_path_join(ctx->version_dir, "kvc_features");
     char *staging = kx_asprintf("%s.staging-%ld", final_dir, (long)getpid());
-    kptable_source ks = {ctx->version_dir, NULL};
+    kptable_source ks = {ctx->version_dir, ctx->cfg->parallel_workers, NULL};
     kx_kvc_source src = {&ks, kpsrc_open, kpsrc_next, kpsrc_close};
     kx_table_opts mapped = {cfg->out_parquet, cfg->out_csv, cfg->parquet_compression,
                             cfg->parquet_row_group_rows, "keypairs_mapped", cfg->parallel_workers};
