@@ -47,19 +47,37 @@ void kx_buf_printf(kx_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+/* "00" … "99": two digits per division (integers are the bulk of every CSV: 13-digit
+ * epoch-millisecond timestamps). */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+
 size_t kx_i64_to_chars(int64_t v, char out[24])
 {
-    char tmp[24];
-    int i = (int)sizeof tmp;
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) tmp[--i] = '-';
-    size_t n = sizeof tmp - (size_t)i;
-    memcpy(out, tmp + i, n);
-    out[n] = '\0';
+    static const uint64_t pow10[19] = {10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
+                                       10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
+                                       100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+                                       100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+                                       100000000000000000ULL, 1000000000000000000ULL,
+                                       10000000000000000000ULL};
+    size_t len = 1; /* comparisons, not divisions */
+    while (len < 20 && u >= pow10[len - 1]) len++;
+    size_t n = len + (v < 0);
+    char *p = out + n;
+    *p = '\0';
+    while (u >= 100) {
+        unsigned r = (unsigned)(u % 100);
+        u /= 100;
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * r, 2);
+    }
+    if (u >= 10) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * u, 2);
+    } else {
+        *--p = (char)('0' + u);
+    }
+    if (v < 0) out[0] = '-';
     return n;
 }
 
