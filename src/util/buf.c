@@ -26,13 +26,6 @@ void kx_buf_put(kx_buf *b, const void *p, size_t n)
 
 void kx_buf_puts(kx_buf *b, const char *s) { kx_buf_put(b, s, strlen(s)); }
 
-void kx_buf_putc(kx_buf *b, char c)
-{
-    kx_buf_reserve(b, 1);
-    b->data[b->len++] = c;
-    b->data[b->len] = '\0';
-}
-
 void kx_buf_printf(kx_buf *b, const char *fmt, ...)
 {
     va_list ap;

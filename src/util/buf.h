@@ -17,7 +17,13 @@ typedef struct kx_buf {
 void kx_buf_reserve(kx_buf *b, size_t extra);
 void kx_buf_put(kx_buf *b, const void *p, size_t n);
 void kx_buf_puts(kx_buf *b, const char *s);
-void kx_buf_putc(kx_buf *b, char c);
+/* Inline: a CSV row is mostly single characters (separators, newlines). */
+static inline void kx_buf_putc(kx_buf *b, char c)
+{
+    if (b->len + 2 > b->cap) kx_buf_reserve(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+}
 void kx_buf_printf(kx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void kx_buf_put_i64(kx_buf *b, int64_t v);
 /* Decimal text of v into out (NUL-terminated); returns its length. */
