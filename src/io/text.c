@@ -110,16 +110,18 @@ void kx_utf8_append_sanitized(kx_buf *out, const void *p, size_t n)
 void kx_csv_put_str(kx_buf *out, const void *p, size_t n)
 {
     const char *s = p;
-    bool quote = false;
+    bool quote = false, ascii = true;
     for (size_t i = 0; i < n; i++) {
-        char c = s[i];
+        unsigned char c = (unsigned char)s[i];
+        ascii &= c < 0x80;
         if (c == ',' || c == '"' || c == '\r' || c == '\n') {
             quote = true;
             break;
         }
     }
     if (!quote) {
-        kx_utf8_append_sanitized(out, s, n);
+        if (ascii) kx_buf_put(out, s, n); /* the common case: plain ASCII keys and ids */
+        else kx_utf8_append_sanitized(out, s, n);
         return;
     }
     kx_buf_putc(out, '"');
