@@ -157,6 +157,8 @@ static void dump(kx_buf *out, const json_t *v, int depth)
 
 void kx_json_dump(kx_buf *out, const json_t *v) { dump(out, v, 0); }
 
+void kx_json_dump_at(kx_buf *out, const json_t *v, int depth) { dump(out, v, depth); }
+
 int kx_json_write_file(const char *path, const json_t *v, kx_err *err)
 {
     kx_buf b = KX_BUF_INIT;

@@ -27,6 +27,9 @@ void kx_timestamp_now(char out[32]);
 json_t *kx_json_seconds(double s);
 
 void kx_json_dump(kx_buf *out, const json_t *v);
+/* The same for a value nested `depth` levels deep (its lines indented to match), for
+ * writers that stream a large document member by member. */
+void kx_json_dump_at(kx_buf *out, const json_t *v, int depth);
 /* Serialise and write atomically (temporary name, then rename). Steals nothing. */
 int kx_json_write_file(const char *path, const json_t *v, kx_err *err);
 

@@ -253,47 +253,6 @@ static void sum_worker(void *arg, size_t i)
     free(p);
 }
 
-static json_t *manifest_files(const char *dir, int workers, const kx_dirlist *known, char (*known_hex)[65],
-                              const int64_t *known_mtime, int64_t *count, int64_t *bytes, kx_err *err)
-{
-    kx_dirlist own = {NULL, 0};
-    const kx_dirlist *l = known;
-    if (!l) {
-        if (kx_list_dir(dir, &own, err) != 0) return NULL;
-        l = &own;
-    }
-    file_sum f = {dir, l->items, kx_calloc(l->n ? l->n : 1, 65), kx_calloc(l->n ? l->n : 1, sizeof(int)),
-                  kx_calloc(l->n ? l->n : 1, sizeof(kx_err))};
-    if (known_hex) memcpy(f.hex, known_hex, l->n * 65);
-    kx_parallel_for(workers, l->n, sum_worker, &f);
-    json_t *files = json_array();
-    *count = 0;
-    *bytes = 0;
-    for (size_t i = 0; i < l->n && files; i++) {
-        if (!l->items[i].is_file) continue;
-        if (f.rc[i] != 0) {
-            kx_fail(err, "%s", f.errs[i].msg);
-            json_decref(files);
-            files = NULL;
-            break;
-        }
-        json_t *o = json_object();
-        json_object_set_new(o, "name", kx_json_str(l->items[i].name));
-        json_object_set_new(o, "size", json_integer((json_int_t)l->items[i].size));
-        json_object_set_new(o, "sha256", json_string(f.hex[i]));
-        /* (added) the source's mtime when it was hashed, for reuse by the next run */
-        if (known_mtime && known_mtime[i] != INT64_MIN) json_object_set_new(o, "mtime_ns", json_integer(known_mtime[i]));
-        json_array_append_new(files, o);
-        (*count)++;
-        *bytes += (int64_t)l->items[i].size;
-    }
-    free(f.hex);
-    free(f.rc);
-    free(f.errs);
-    kx_dirlist_free(&own);
-    return files;
-}
-
 typedef struct dl_paths {
     char *raw_dir;   /* <vd>/raw_data */
     char *dest;      /* <vd>/raw_data/web_app_data */
@@ -301,26 +260,78 @@ typedef struct dl_paths {
     char *meta_dir;  /* <vd>/etl_metadata/download */
 } dl_paths;
 
+/* Streams manifest.json (01 §3.3): the header members as one small tree, then the `files`
+ * list entry by entry, so memory stays flat for snapshots of any size (a jansson tree of
+ * 568k entries took ~600 MB). `known` (optional) maps the names imported by this run to the
+ * sha256 and mtime seen while importing; other files are hashed here. */
 static int write_manifest(kx_stage_ctx *ctx, const dl_paths *p, const char *source_uri, const kx_dirlist *known,
                           char (*known_hex)[65], const int64_t *known_mtime, kx_err *err)
 {
+    kx_dirlist own = {NULL, 0};
+    const kx_dirlist *l = known;
+    if (!l) {
+        if (kx_list_dir(p->dest, &own, err) != 0) return -1;
+        l = &own;
+    }
+    size_t n = l->n;
+    file_sum f = {p->dest, l->items, kx_calloc(n ? n : 1, 65), kx_calloc(n ? n : 1, sizeof(int)),
+                  kx_calloc(n ? n : 1, sizeof(kx_err))};
+    if (known_hex) memcpy(f.hex, known_hex, n * 65);
+    kx_parallel_for(ctx->cfg->parallel_workers, n, sum_worker, &f);
     int64_t count = 0, bytes = 0;
-    json_t *files =
-        manifest_files(p->dest, ctx->cfg->parallel_workers, known, known_hex, known_mtime, &count, &bytes, err);
-    if (!files) return -1;
-    json_t *m = json_object();
-    json_object_set_new(m, "version_id", kx_json_str(ctx->version_id));
-    json_object_set_new(m, "stage", json_string("download"));
-    json_object_set_new(m, "source", kx_json_str(source_uri));
-    json_object_set_new(m, "destination", kx_json_str(p->dest));
-    json_object_set_new(m, "files_downloaded", json_integer(count));
-    json_object_set_new(m, "total_size", json_integer(bytes));
-    json_object_set_new(m, "timestamp", kx_json_timestamp_now());
-    json_object_set_new(m, "files", files);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!l->items[i].is_file) continue;
+        if (f.rc[i] != 0) rc = kx_fail(err, "%s", f.errs[i].msg);
+        count++;
+        bytes += (int64_t)l->items[i].size;
+    }
     char *path = kx_path_join(p->meta_dir, "manifest.json");
-    int rc = kx_json_write_file(path, m, err);
+    kx_afile out;
+    if (rc == 0 && kx_afile_open(&out, path, err) != 0) rc = -1;
+    else if (rc == 0) {
+        json_t *m = json_object();
+        json_object_set_new(m, "version_id", kx_json_str(ctx->version_id));
+        json_object_set_new(m, "stage", json_string("download"));
+        json_object_set_new(m, "source", kx_json_str(source_uri));
+        json_object_set_new(m, "destination", kx_json_str(p->dest));
+        json_object_set_new(m, "files_downloaded", json_integer(count));
+        json_object_set_new(m, "total_size", json_integer(bytes));
+        json_object_set_new(m, "timestamp", kx_json_timestamp_now());
+        kx_buf b = KX_BUF_INIT;
+        kx_json_dump(&b, m); /* "{ ... \n}": reopen it for the last member */
+        json_decref(m);
+        b.len -= 2;
+        kx_buf_puts(&b, count ? ",\n  \"files\": [" : ",\n  \"files\": []\n}");
+        size_t written = 0;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            if (!l->items[i].is_file) continue;
+            json_t *o = json_object();
+            json_object_set_new(o, "name", kx_json_str(l->items[i].name));
+            json_object_set_new(o, "size", json_integer((json_int_t)l->items[i].size));
+            json_object_set_new(o, "sha256", json_string(f.hex[i]));
+            /* (added) the source's mtime when it was hashed, for reuse by the next run */
+            if (known_mtime && known_mtime[i] != INT64_MIN)
+                json_object_set_new(o, "mtime_ns", json_integer(known_mtime[i]));
+            kx_buf_puts(&b, written++ ? ",\n    " : "\n    ");
+            kx_json_dump_at(&b, o, 2);
+            json_decref(o);
+            if (b.len > (1u << 20)) {
+                rc = kx_afile_write(&out, b.data, b.len, err);
+                kx_buf_reset(&b);
+            }
+        }
+        if (count) kx_buf_puts(&b, "\n  ]\n}");
+        if (rc == 0) rc = kx_afile_write(&out, b.data, b.len, err);
+        kx_buf_free(&b);
+        if (rc == 0) rc = kx_afile_commit(&out, err);
+        else kx_afile_abort(&out);
+    }
     free(path);
-    json_decref(m);
+    free(f.hex);
+    free(f.rc);
+    free(f.errs);
+    kx_dirlist_free(&own);
     if (rc == 0) {
         ctx->stats = json_object();
         json_object_set_new(ctx->stats, "files_count", json_integer(count));

@@ -28,6 +28,27 @@ golden() {
   done < <(grep -E '^(PASS|FAIL) ' "$t/cmp.txt")
   tail -n 1 "$t/cmp.txt" | grep -qE '^[0-9]+ passed, 0 failed$' || fail "golden/$set/compare" "$(tail -n 1 "$t/cmp.txt")"
 
+  # Every JSON file: strict RFC 8259 (NaN/Infinity rejected) and exactly the 04 §6 layout,
+  # which is what Python's json.dumps(indent=2, ensure_ascii=True) produces.
+  local jbad
+  jbad=$(python3 - "$t/a/v" <<'PY'
+import json, os, sys
+def no_const(c): raise ValueError("non-finite number " + c)
+bad = []
+for root, _, files in os.walk(sys.argv[1]):
+    for f in files:
+        if not f.endswith(".json"): continue
+        p = os.path.join(root, f); t = open(p, encoding="utf-8").read()
+        try:
+            ok = json.dumps(json.loads(t, parse_constant=no_const), indent=2, ensure_ascii=True) == t
+        except ValueError as e:
+            ok = False
+        if not ok: bad.append(os.path.relpath(p, sys.argv[1]))
+print(" ".join(bad))
+PY
+)
+  if [ -z "$jbad" ]; then pass "golden/$set/json_strict_and_layout"; else fail "golden/$set/json_strict_and_layout" "$jbad"; fi
+
   # Parquet and CSV twins hold identical values (04 §5): keyetl's own reader converts each
   # Parquet table back to CSV, which must equal the CSV written next to it byte for byte.
   local pq n=0 bad=""
