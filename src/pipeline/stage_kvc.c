@@ -93,6 +93,12 @@ static const kx_colspec seq_columns[] = {
 typedef struct pass2 {
     kx_colspec mapped_cols[MAPPED_NCOLS];
     kx_tw *mapped;
+    kx_tw *mapped_csv;     /* CSV side fed with copied keypairs.csv lines, or NULL */
+    FILE *kp_csv;          /* the keypairs.csv being copied */
+    const char *kp_csv_path;
+    char *line;            /* getline buffer */
+    size_t line_cap;
+    long lineno;
     kx_tw *seqtab;
     kx_npy_writer npy[NSPLITS][2]; /* [p-1][0 = train, 1 = test] */
     bool npy_open[NSPLITS][2];
@@ -103,8 +109,13 @@ typedef struct pass2 {
 static void pass2_abort(pass2 *w)
 {
     if (w->mapped) kx_tw_abort(w->mapped);
+    if (w->mapped_csv) kx_tw_abort(w->mapped_csv);
     if (w->seqtab) kx_tw_abort(w->seqtab);
-    w->mapped = w->seqtab = NULL;
+    w->mapped = w->mapped_csv = w->seqtab = NULL;
+    if (w->kp_csv) fclose(w->kp_csv);
+    w->kp_csv = NULL;
+    free(w->line);
+    w->line = NULL;
     for (int p = 0; p < NSPLITS; p++)
         for (int t = 0; t < 2; t++)
             if (w->npy_open[p][t]) {
@@ -114,6 +125,61 @@ static void pass2_abort(pass2 *w)
     kx_kvc_seqs_free(&w->seqs);
 }
 
+/* Opens keypairs.csv for copying if it exists and its header is exactly the keypairs
+ * header (so its records are this table's rows in this order). Not there: formatting. */
+static int open_kp_copy(pass2 *w, const char *path, kx_err *err)
+{
+    if (!kx_is_file(path)) return 0;
+    w->kp_csv = fopen(path, "rb");
+    if (!w->kp_csv) return kx_fail_errno(err, "cannot open %s", path);
+    w->kp_csv_path = path;
+    kx_buf want = KX_BUF_INIT;
+    kx_csv_put_header(&want, kx_kp_columns, KX_KP_NCOLS);
+    ssize_t n = getline(&w->line, &w->line_cap, w->kp_csv);
+    w->lineno = 1;
+    bool same = n == (ssize_t)want.len && !memcmp(w->line, want.data, want.len);
+    kx_buf_free(&want);
+    if (!same) { /* not the table we know: format the rows instead */
+        fclose(w->kp_csv);
+        w->kp_csv = NULL;
+    }
+    return 0;
+}
+
+/* Appends the user's rows to keypairs_mapped.csv: the next u->n lines of keypairs.csv, each
+ * with ",<key1 code>,<key2 code>". Every record of keypairs.csv is one physical line (keys
+ * come from LF-split lines; no field holds a LF), and each must start with the user id. */
+static int copy_mapped_csv(pass2 *w, const kx_user_keypairs *u, const int64_t *k1, const int64_t *k2,
+                           kx_err *err)
+{
+    kx_buf out = KX_BUF_INIT;
+    size_t idlen = strlen(u->user_id);
+    int rc = 0;
+    for (size_t i = 0; i < u->n && rc == 0; i++) {
+        ssize_t n = getline(&w->line, &w->line_cap, w->kp_csv);
+        w->lineno++;
+        if (n <= 0 || w->line[n - 1] != '\n' || (size_t)n <= idlen || memcmp(w->line, u->user_id, idlen) ||
+            w->line[idlen] != ',') {
+            rc = kx_fail(err, "%s line %ld does not match the keypairs table (user %s): the two formats "
+                              "of the table differ", w->kp_csv_path, w->lineno, u->user_id);
+            break;
+        }
+        kx_buf_put(&out, w->line, (size_t)n - 1);
+        kx_buf_putc(&out, ',');
+        kx_buf_put_i64(&out, k1[i]);
+        kx_buf_putc(&out, ',');
+        kx_buf_put_i64(&out, k2[i]);
+        kx_buf_putc(&out, '\n');
+        if (out.len > (1u << 20)) {
+            rc = kx_tw_write_csv_bytes(w->mapped_csv, out.data, out.len, err);
+            kx_buf_reset(&out);
+        }
+    }
+    if (rc == 0) rc = kx_tw_write_csv_bytes(w->mapped_csv, out.data, out.len, err);
+    kx_buf_free(&out);
+    return rc;
+}
+
 static int pass2_open(pass2 *w, const kx_kvc_opts *o, kx_err *err)
 {
     memset(w, 0, sizeof *w);
@@ -121,9 +187,19 @@ static int pass2_open(pass2 *w, const kx_kvc_opts *o, kx_err *err)
     memcpy(w->mapped_cols, kx_kp_columns, sizeof kx_kp_columns);
     w->mapped_cols[KX_KP_NCOLS] = (kx_colspec){"key1_mapped", KX_COL_INT64};
     w->mapped_cols[KX_KP_NCOLS + 1] = (kx_colspec){"key2_mapped", KX_COL_INT64};
-    w->mapped = kx_tw_open(o->out_dir, "keypairs_mapped", w->mapped_cols, MAPPED_NCOLS,
-                           &o->mapped, err);
-    if (!w->mapped) return -1;
+    kx_table_opts mo = o->mapped;
+    if (mo.csv && o->keypairs_csv && open_kp_copy(w, o->keypairs_csv, err) != 0) return -1;
+    if (w->kp_csv) { /* CSV from copied lines; the table writer only writes Parquet */
+        kx_table_opts co = mo;
+        co.parquet = false;
+        mo.csv = false;
+        w->mapped_csv = kx_tw_open(o->out_dir, "keypairs_mapped", w->mapped_cols, MAPPED_NCOLS, &co, err);
+        if (!w->mapped_csv) return -1;
+    }
+    if (mo.parquet || mo.csv) {
+        w->mapped = kx_tw_open(o->out_dir, "keypairs_mapped", w->mapped_cols, MAPPED_NCOLS, &mo, err);
+        if (!w->mapped) return -1;
+    }
     w->seqtab = kx_tw_open(o->out_dir, "sequences", seq_columns, SEQ_NCOLS, &o->sequences, err);
     if (!w->seqtab) return -1;
     for (int p = 0; p < NSPLITS; p++) {
@@ -154,7 +230,8 @@ static int write_mapped(pass2 *w, const kx_user_keypairs *u, const int64_t *code
     memcpy(cols, b.cols, sizeof b.cols);
     cols[KX_KP_NCOLS] = (kx_column){k1, NULL, false};
     cols[KX_KP_NCOLS + 1] = (kx_column){k2, NULL, false};
-    int rc = kx_tw_write(w->mapped, u->n, cols, err);
+    int rc = w->mapped ? kx_tw_write(w->mapped, u->n, cols, err) : 0;
+    if (rc == 0 && w->mapped_csv) rc = copy_mapped_csv(w, u, k1, k2, err);
     free(k1);
     free(k2);
     kx_kp_batch_free(&b);
@@ -234,10 +311,14 @@ static int pass2_commit(pass2 *w, kx_err *err)
             kx_npy_free(&w->npy[p][t]);
             w->npy_open[p][t] = false;
         }
+    if (rc == 0 && w->kp_csv && getline(&w->line, &w->line_cap, w->kp_csv) > 0)
+        rc = kx_fail(err, "%s has more rows than the keypairs table", w->kp_csv_path);
     if (rc == 0) {
-        kx_tw *m = w->mapped, *s = w->seqtab;
-        w->mapped = w->seqtab = NULL;
-        rc = kx_tw_commit(m, err);
+        kx_tw *m = w->mapped, *mc = w->mapped_csv, *s = w->seqtab;
+        w->mapped = w->mapped_csv = w->seqtab = NULL;
+        rc = m ? kx_tw_commit(m, err) : 0;
+        if (rc == 0) rc = mc ? kx_tw_commit(mc, err) : 0;
+        else if (mc) kx_tw_abort(mc);
         if (rc == 0) rc = kx_tw_commit(s, err);
         else kx_tw_abort(s);
     }
@@ -413,7 +494,8 @@ int kx_stage_kvc(kx_stage_ctx *ctx)
      * sequences); sequences.csv follows OUTPUT_FORMATS (docs/kvc.md). */
     kx_table_opts seqs = {true, cfg->out_csv, cfg->parquet_compression,
                           cfg->parquet_row_group_rows, "kvc_sequences", cfg->parallel_workers};
-    kx_kvc_opts o = {staging, ctx->version_id, mapped, seqs};
+    char *kp_csv = kx_path_join(ctx->version_dir, "keypairs/keypairs.csv");
+    kx_kvc_opts o = {staging, ctx->version_id, mapped, seqs, kp_csv};
     json_t *stats = NULL;
     int rc = kx_rmtree(staging, &ctx->err);
     if (rc == 0) rc = kx_kvc_build(&src, &o, &stats, &ctx->err);
@@ -434,5 +516,6 @@ int kx_stage_kvc(kx_stage_ctx *ctx)
     }
     free(staging);
     free(final_dir);
+    free(kp_csv);
     return rc;
 }

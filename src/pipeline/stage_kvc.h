@@ -30,6 +30,10 @@ typedef struct kx_kvc_opts {
     const char *version_id;     /* metadata.json version_id */
     kx_table_opts mapped;       /* keypairs_mapped.{parquet,csv}: OUTPUT_FORMATS */
     kx_table_opts sequences;    /* sequences.{parquet,csv} */
+    /* keypairs.csv of the same version, or NULL. When set and mapped.csv is on, the rows
+     * of keypairs_mapped.csv are that file's lines with the two code columns appended: the
+     * same text the CSV writer would produce (04 §5), without formatting 20 cells a row. */
+    const char *keypairs_csv;
 } kx_kvc_opts;
 
 /* Writes key_mapping.json, keypairs_mapped.*, test_platform_{1,2,3}/{train,test}.npy,

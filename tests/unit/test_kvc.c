@@ -262,7 +262,7 @@ TEST(kvc_build_in_memory)
     kx_kvc_source src = {&m, ms_open, ms_next, ms_close};
     const char *dir = kx_test_tmpdir();
     kx_kvc_opts o = {dir, "V1", {false, true, 0, 65536, "keypairs_mapped", 2},
-                     {false, true, 0, 65536, "kvc_sequences", 2}};
+                     {false, true, 0, 65536, "kvc_sequences", 2}, NULL};
     json_t *stats = NULL;
     kx_err err;
     int rc = kx_kvc_build(&src, &o, &stats, &err);
@@ -338,7 +338,7 @@ TEST(kvc_build_errors)
     mem_source m = {us, 2, 0, 0};
     kx_kvc_source src = {&m, ms_open, ms_next, ms_close};
     kx_kvc_opts o = {kx_test_tmpdir(), "V1", {false, true, 0, 65536, "keypairs_mapped", 2},
-                     {false, true, 0, 65536, "kvc_sequences", 2}};
+                     {false, true, 0, 65536, "kvc_sequences", 2}, NULL};
     json_t *stats = NULL;
     kx_err err;
     int rc1 = kx_kvc_build(&src, &o, &stats, &err);
