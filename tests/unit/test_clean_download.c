@@ -8,6 +8,7 @@
 #include "pipeline/stage.h"
 #include "pipeline/stage_download.h"
 #include "test.h"
+#include "test_support.h"
 #include "util/mem.h"
 
 /* Object i fails its first fail_times[i] attempts (-1 = always). */
@@ -82,12 +83,7 @@ TEST(download_local_import_set_and_hard_links)
     cfg.parallel_workers = 2;
     kx_config_set(&cfg, "RAW_SOURCE", src, "test", NULL);
     kx_log *log = kx_log_new(KX_LOG_OFF);
-    kx_stage_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    ctx.cfg = &cfg;
-    ctx.version_id = "v";
-    ctx.version_dir = vd;
-    ctx.log = log;
+    kx_stage_ctx ctx = kx_test_stage_ctx(&cfg, vd, log);
     int rc = kx_stage_download(&ctx);
     int64_t files = json_integer_value(json_object_get(ctx.stats, "files_count"));
     int64_t size = json_integer_value(json_object_get(ctx.stats, "total_size"));
@@ -131,12 +127,7 @@ TEST(download_errors_are_clear)
     kx_config cfg;
     kx_config_init(&cfg);
     kx_log *log = kx_log_new(KX_LOG_OFF);
-    kx_stage_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    ctx.cfg = &cfg;
-    ctx.version_id = "v";
-    ctx.version_dir = tmp;
-    ctx.log = log;
+    kx_stage_ctx ctx = kx_test_stage_ctx(&cfg, tmp, log);
     kx_config_set(&cfg, "RAW_SOURCE", "file:///nonexistent-keyetl-src", "test", NULL);
     int rc1 = kx_stage_download(&ctx);
     bool m1 = strstr(ctx.err.msg, "/nonexistent-keyetl-src does not exist") != NULL;

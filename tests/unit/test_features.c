@@ -9,6 +9,7 @@
 #include "pipeline/config.h"
 #include "pipeline/features_run.h"
 #include "test.h"
+#include "test_support.h"
 #include "test_features_csvsrc.h"
 
 static void add(kx_user_keypairs *u, int p, int s, int v, const char *k1, const char *k2, double hl, double il,
@@ -279,19 +280,11 @@ static int run_stage(kx_user_keypairs *users, size_t n, const char *vdir, int cs
     if (csv_only) kx_config_set(&cfg, "OUTPUT_FORMATS", "csv", "test", &err);
     mem_src m = {users, n, 0};
     kx_user_source src = {&m, mem_rewind, mem_next, "memory"};
-    kx_stage_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    ctx.cfg = &cfg;
-    ctx.version_id = "v";
-    ctx.version_dir = vdir;
+    kx_stage_ctx ctx = kx_test_stage_ctx(&cfg, vdir, NULL);
     int rc = kx_features_run(&ctx, &src);
     json_decref(ctx.stats);
     if (rc == 0) {
-        kx_stage_ctx c2;
-        memset(&c2, 0, sizeof c2);
-        c2.cfg = &cfg;
-        c2.version_id = "v";
-        c2.version_dir = vdir;
+        kx_stage_ctx c2 = kx_test_stage_ctx(&cfg, vdir, NULL);
         rc = kx_top_il_run(&c2, kx_test_csv_ftable_load);
         json_decref(c2.stats);
     }

@@ -13,6 +13,7 @@
 #include "pipeline/config.h"
 #include "pipeline/features_run.h"
 #include "test.h"
+#include "test_support.h"
 #include "test_features_csvsrc.h"
 #include "util/mem.h"
 
@@ -37,11 +38,8 @@ static int run_set(const char *set, char *vdir_out, size_t cap, char *why, size_
         return -1;
     }
     kx_user_source src = kx_csvsrc_source(&cs);
-    kx_stage_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    ctx.cfg = &cfg;
+    kx_stage_ctx ctx = kx_test_stage_ctx(&cfg, vdir_out, NULL);
     ctx.version_id = set;
-    ctx.version_dir = vdir_out;
     int rc = kx_features_run(&ctx, &src);
     kx_csvsrc_close(&cs);
     if (rc) snprintf(why, whycap, "features: %s", ctx.err.msg);

@@ -13,6 +13,7 @@
 #include "pipeline/stage.h"
 #include "pipeline/synth.h"
 #include "test.h"
+#include "test_support.h"
 #include "util/mem.h"
 
 #define SEED 3
@@ -87,17 +88,12 @@ static int run_stages(inc_run *r, const char *vdir, const char *base, int batch_
     kx_config_init(&r->cfg);
     r->cfg.parallel_workers = 2;
     r->cfg.batch_size = batch_size;
-    r->cfg.out_parquet = false; /* CSV: Parquet output is not in every build yet */
+    r->cfg.out_parquet = false; /* CSV only: exercises the byte-copy reuse path of keypairs */
     r->cfg.out_csv = true;
     r->log = kx_log_new(KX_LOG_OFF);
-    kx_stage_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    ctx.cfg = &r->cfg;
-    ctx.version_id = "v";
-    ctx.version_dir = vdir;
+    kx_stage_ctx ctx = kx_test_stage_ctx(&r->cfg, vdir, r->log);
     ctx.base_version_id = base ? "base" : NULL;
     ctx.base_version_dir = base;
-    ctx.log = r->log;
     int rc = kx_stage_clean(&ctx);
     r->clean_stats = ctx.stats;
     ctx.stats = NULL;

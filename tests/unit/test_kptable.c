@@ -38,6 +38,22 @@ static void make_user(kx_user_keypairs *u, const char *uid, const char *dev, con
     kx_ks_work_free(&w);
 }
 
+/* Writes the users as <dir>/keypairs.parquet (parquet) or keypairs.csv; 1 on success. */
+static int write_table(const char *dir, kx_user_keypairs *users, int n, bool parquet, kx_err *err)
+{
+    kx_table_opts opts = {parquet, !parquet, 0, 65536, "keypairs", 2};
+    kx_tw *w = kx_tw_open(dir, "keypairs", kx_kp_columns, KX_KP_NCOLS, &opts, err);
+    int wrote = w != NULL;
+    for (int i = 0; wrote && i < n; i++) {
+        kx_kp_batch b;
+        kx_kp_batch_fill(&b, &users[i]);
+        wrote = kx_tw_write(w, b.n, b.cols, err) == 0;
+        kx_kp_batch_free(&b);
+    }
+    if (w && !wrote) kx_tw_abort(w);
+    return wrote && kx_tw_commit(w, err) == 0;
+}
+
 static int same_double(double a, double b) { return (isnan(a) && isnan(b)) || !memcmp(&a, &b, sizeof a); }
 
 static int same_key(const kx_user_keypairs *a, int32_t ka, const kx_user_keypairs *b, int32_t kb)
@@ -80,17 +96,8 @@ TEST(kptable_csv_roundtrip_user_by_user)
     /* same user id under another device: a separate group */
     make_user(&users[2], "11111111111111111111111111111111", "mobile", "P,x,1\nR,x,2\nP,y,3\nR,y,4\n");
     make_user(&users[3], "22222222222222222222222222222222", "desktop", "P,\xDC,1\nR,\xDC,20\nP,q,30\nR,q,90\n");
-    kx_table_opts opts = {false, true, 0, 65536, "keypairs", 2};
     kx_err err;
-    kx_tw *w = kx_tw_open(dir, "keypairs", kx_kp_columns, KX_KP_NCOLS, &opts, &err);
-    int wrote = w != NULL;
-    for (int i = 0; wrote && i < NU; i++) {
-        kx_kp_batch b;
-        kx_kp_batch_fill(&b, &users[i]);
-        wrote = kx_tw_write(w, b.n, b.cols, &err) == 0;
-        kx_kp_batch_free(&b);
-    }
-    wrote = wrote && kx_tw_commit(w, &err) == 0;
+    int wrote = write_table(dir, users, NU, false, &err);
 
     kx_kptable *t = wrote ? kx_kptable_open(vdir, &err) : NULL;
     int ok = t != NULL, got = 0;
@@ -163,17 +170,8 @@ TEST(kptable_open_cols_keys_only)
               "P,a,100\nR,a,160\nP,b,200\nR,b,260\nP,a,300\nR,a,330\nP,,,480\nR,,,530\n");
     make_user(&users[1], "11111111111111111111111111111111", "desktop", "P,x,1\nR,x,2\nP,y,3\nR,y,4.25\n");
     make_user(&users[2], "11111111111111111111111111111111", "mobile", "P,y,1\nR,y,2\nP,x,3\nR,x,4\n");
-    kx_table_opts opts = {true, false, 0, 65536, "keypairs", 2};
     kx_err err;
-    kx_tw *w = kx_tw_open(dir, "keypairs", kx_kp_columns, KX_KP_NCOLS, &opts, &err);
-    int wrote = w != NULL;
-    for (int i = 0; wrote && i < NU; i++) {
-        kx_kp_batch b;
-        kx_kp_batch_fill(&b, &users[i]);
-        wrote = kx_tw_write(w, b.n, b.cols, &err) == 0;
-        kx_kp_batch_free(&b);
-    }
-    wrote = wrote && kx_tw_commit(w, &err) == 0;
+    int wrote = write_table(dir, users, NU, true, &err);
 
     kx_kptable *t = wrote ? kx_kptable_open_cols(vdir, KX_KP_COL_KEY1 | KX_KP_COL_KEY2, &err) : NULL;
     int ok = t != NULL, got = 0, defaults = 1;

@@ -10,6 +10,7 @@
 #include "pipeline/stage.h"
 #include "pipeline/stage_kvc.h"
 #include "test.h"
+#include "test_support.h"
 #include "util/buf.h"
 
 /* Adds a row; k1/k2 NULL = missing key. */
@@ -367,12 +368,7 @@ TEST(kvc_stage_failure_keeps_previous_outputs)
     CHECK_EQ_INT(kx_write_file_atomic(path, "{}", 2, &err), 0);
     kx_config cfg;
     kx_config_init(&cfg);
-    kx_stage_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    ctx.cfg = &cfg;
-    ctx.version_id = "v";
-    ctx.version_dir = vdir;
-    ctx.log = NULL;
+    kx_stage_ctx ctx = kx_test_stage_ctx(&cfg, vdir, NULL);
     int rc = kx_stage_kvc(&ctx);
     kx_config_free(&cfg);
     CHECK_EQ_INT(rc, -1);

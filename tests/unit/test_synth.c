@@ -6,6 +6,7 @@
 #include "pipeline/stage.h"
 #include "pipeline/synth.h"
 #include "test.h"
+#include "test_support.h"
 #include "util/mem.h"
 
 /* Concatenation of "name\0content" of every file of dir in name order (caller frees). */
@@ -91,12 +92,7 @@ TEST(synth_output_passes_clean_with_expected_counts)
     kx_config cfg;
     kx_config_init(&cfg);
     kx_log *log = kx_log_new(KX_LOG_OFF);
-    kx_stage_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    ctx.cfg = &cfg;
-    ctx.version_id = "v";
-    ctx.version_dir = vd;
-    ctx.log = log;
+    kx_stage_ctx ctx = kx_test_stage_ctx(&cfg, vd, log);
     int crc = kx_stage_clean(&ctx);
     int64_t complete = json_integer_value(json_object_get(ctx.stats, "complete_users"));
     int64_t broken = json_integer_value(json_object_get(ctx.stats, "broken_users"));
