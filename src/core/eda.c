@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "io/json.h"
 #include "util/buf.h"
@@ -142,61 +141,44 @@ static void vcmap_finish(vcmap *m)
     free(p);
 }
 
-/* Counting map from byte strings to counts; entries stay in insertion order in e[]. */
-typedef struct cnt_entry {
-    char *s;
-    size_t len;
+/* Counting map from byte strings to counts, on the interning table of core/keypair.h:
+ * entry i is key i of `keys` (insertion order) with its value in v[i]. */
+typedef struct cnt_val {
     int64_t count;
     uint8_t flag; /* e.g. "expected" for negative-IL patterns */
-} cnt_entry;
+} cnt_val;
 
 typedef struct cntmap {
-    cnt_entry *e;
+    kx_keytab keys;
+    cnt_val *v;
     size_t n, cap;
-    uint32_t *slots; /* index + 1, 0 = empty */
-    size_t nslots;
 } cntmap;
+
+/* One entry of a ranked view (cntmap_ranked). */
+typedef struct cnt_entry {
+    const char *s;
+    size_t len;
+    int64_t count;
+    uint8_t flag;
+} cnt_entry;
 
 static void cntmap_free(cntmap *m)
 {
-    for (size_t i = 0; i < m->n; i++) free(m->e[i].s);
-    free(m->e);
-    free(m->slots);
+    kx_keytab_free(&m->keys);
+    free(m->v);
     memset(m, 0, sizeof *m);
 }
 
-static void cntmap_rehash(cntmap *m, size_t nslots)
+/* Adds inc to the count of s (a new entry starts at 0); returns the entry's index. */
+static size_t cntmap_add(cntmap *m, const void *s, size_t len, int64_t inc)
 {
-    free(m->slots);
-    m->slots = kx_calloc(nslots, sizeof *m->slots);
-    m->nslots = nslots;
-    for (size_t i = 0; i < m->n; i++) {
-        size_t h = (size_t)XXH3_64bits(m->e[i].s, m->e[i].len) & (nslots - 1);
-        while (m->slots[h]) h = (h + 1) & (nslots - 1);
-        m->slots[h] = (uint32_t)(i + 1);
+    size_t i = (size_t)kx_keytab_intern(&m->keys, s, len);
+    if (i == m->n) {
+        m->v = kx_grow(m->v, &m->cap, m->n + 1, sizeof *m->v);
+        m->v[m->n++] = (cnt_val){0, 0};
     }
-}
-
-static cnt_entry *cntmap_add(cntmap *m, const void *s, size_t len, int64_t inc)
-{
-    if ((m->n + 1) * 2 > m->nslots) cntmap_rehash(m, m->nslots ? m->nslots * 2 : 64);
-    size_t h = (size_t)XXH3_64bits(s, len) & (m->nslots - 1);
-    while (m->slots[h]) {
-        cnt_entry *x = &m->e[m->slots[h] - 1];
-        if (x->len == len && !memcmp(x->s, s, len)) {
-            x->count += inc;
-            return x;
-        }
-        h = (h + 1) & (m->nslots - 1);
-    }
-    if (m->n == m->cap) m->e = kx_grow(m->e, &m->cap, m->n + 1, sizeof *m->e);
-    cnt_entry *x = &m->e[m->n];
-    x->s = kx_strndup(s, len);
-    x->len = len;
-    x->count = inc;
-    x->flag = 0;
-    m->slots[h] = (uint32_t)(++m->n);
-    return x;
+    m->v[i].count += inc;
+    return i;
 }
 
 static int bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
@@ -209,16 +191,17 @@ static int bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
 /* Count descending, then text bytewise. */
 static int cnt_entry_cmp(const void *pa, const void *pb)
 {
-    const cnt_entry *a = *(cnt_entry *const *)pa, *b = *(cnt_entry *const *)pb;
+    const cnt_entry *a = pa, *b = pb;
     if (a->count != b->count) return a->count > b->count ? -1 : 1;
     return bytes_cmp(a->s, a->len, b->s, b->len);
 }
 
-/* Pointers to the entries in ranking order; caller frees the array. */
-static cnt_entry **cntmap_ranked(const cntmap *m)
+/* The entries in ranking order (strings point into m); caller frees the array. */
+static cnt_entry *cntmap_ranked(const cntmap *m)
 {
-    cnt_entry **r = kx_malloc((m->n ? m->n : 1) * sizeof *r);
-    for (size_t i = 0; i < m->n; i++) r[i] = &m->e[i];
+    cnt_entry *r = kx_malloc((m->n ? m->n : 1) * sizeof *r);
+    for (size_t i = 0; i < m->n; i++)
+        r[i] = (cnt_entry){m->keys.keys[i].bytes, m->keys.keys[i].len, m->v[i].count, m->v[i].flag};
     kx_qsort(r, m->n, sizeof *r, cnt_entry_cmp);
     return r;
 }
@@ -330,11 +313,11 @@ static void finish_user_patterns(kx_eda *e)
 {
     if (!e->nusers) return;
     user_rec *u = &e->users[e->nusers - 1];
-    cnt_entry **r = cntmap_ranked(&e->cur_il);
+    cnt_entry *r = cntmap_ranked(&e->cur_il);
     kx_buf b = KX_BUF_INIT;
     for (size_t i = 0; i < e->cur_il.n && i < 3; i++) {
         if (i) kx_buf_puts(&b, ", ");
-        kx_buf_put(&b, r[i]->s, r[i]->len);
+        kx_buf_put(&b, r[i].s, r[i].len);
     }
     free(r);
     free(u->top_il);
@@ -379,7 +362,8 @@ static void add_negatives(kx_eda *e, user_rec *ur, const kx_user_keypairs *u, co
             kx_buf_put(&t, k1, n1);
             kx_buf_puts(&t, " \xe2\x86\x92 ");
             kx_buf_put(&t, k2, n2);
-            cntmap_add(&e->il_patterns, t.data, t.len, 1)->flag = expected;
+            size_t pi = cntmap_add(&e->il_patterns, t.data, t.len, 1); /* may move v */
+            e->il_patterns.v[pi].flag = expected;
             kx_buf_reset(&t);
             kx_buf_put(&t, k1, n1);
             kx_buf_puts(&t, "\xe2\x86\x92");
@@ -558,9 +542,9 @@ void kx_eda_scan_file(kx_eda *e, const char *user_id, const char *file_name, kx_
 void kx_eda_set_consent(kx_eda *e, const char *user_id, const char *timestamp)
 {
     size_t before = e->consent.n;
-    cnt_entry *x = cntmap_add(&e->consent, user_id, strlen(user_id), 0);
+    size_t i = cntmap_add(&e->consent, user_id, strlen(user_id), 0);
     if (e->consent.n == before) return;
-    x->count = (int64_t)e->nconsent;
+    e->consent.v[i].count = (int64_t)e->nconsent;
     if (e->nconsent == e->capconsent)
         e->consent_ts = kx_grow(e->consent_ts, &e->capconsent, e->nconsent + 1, sizeof *e->consent_ts);
     e->consent_ts[e->nconsent++] = kx_strdup(timestamp ? timestamp : "");
@@ -568,15 +552,8 @@ void kx_eda_set_consent(kx_eda *e, const char *user_id, const char *timestamp)
 
 static const char *consent_of(kx_eda *e, const char *user_id)
 {
-    if (!e->consent.n) return "";
-    size_t len = strlen(user_id);
-    size_t h = (size_t)XXH3_64bits(user_id, len) & (e->consent.nslots - 1);
-    while (e->consent.slots[h]) {
-        cnt_entry *x = &e->consent.e[e->consent.slots[h] - 1];
-        if (x->len == len && !memcmp(x->s, user_id, len)) return e->consent_ts[x->count];
-        h = (h + 1) & (e->consent.nslots - 1);
-    }
-    return "";
+    int32_t i = kx_keytab_find(&e->consent.keys, user_id, strlen(user_id));
+    return i < 0 ? "" : e->consent_ts[e->consent.v[i].count];
 }
 
 /* ---- statistics helpers ----------------------------------------------------------------------- */
@@ -683,12 +660,12 @@ static json_t *feature_stats_json(kx_eda *e, int f)
 static json_t *patterns_json(const cntmap *m, bool with_type)
 {
     json_t *a = json_array();
-    cnt_entry **r = cntmap_ranked(m);
+    cnt_entry *r = cntmap_ranked(m);
     for (size_t i = 0; i < m->n && i < 15; i++) {
         json_t *p = json_object();
-        json_object_set_new(p, "pattern", kx_json_strn(r[i]->s, r[i]->len));
-        json_object_set_new(p, "count", json_integer(r[i]->count));
-        if (with_type) json_object_set_new(p, "type", json_string(r[i]->flag ? "expected" : "unexpected"));
+        json_object_set_new(p, "pattern", kx_json_strn(r[i].s, r[i].len));
+        json_object_set_new(p, "count", json_integer(r[i].count));
+        if (with_type) json_object_set_new(p, "type", json_string(r[i].flag ? "expected" : "unexpected"));
         json_array_append_new(a, p);
     }
     free(r);
@@ -803,10 +780,10 @@ static json_t *extreme_json(kx_eda *e, user_rec **by_id)
     double mean = sum / (double)n;
     double std = n > 1 ? sample_std(hl, n, mean) : NAN;
     kx_qsort(hl, n, sizeof *hl, dbl_cmp);
-    cnt_entry **kr = cntmap_ranked(&keys);
+    cnt_entry *kr = cntmap_ranked(&keys);
     json_t *kd = json_object();
     for (size_t i = 0; i < keys.n && i < 20; i++) {
-        obj_set_bytes_key(kd, kr[i]->s, kr[i]->len, json_integer(kr[i]->count));
+        obj_set_bytes_key(kd, kr[i].s, kr[i].len, json_integer(kr[i].count));
     }
     free(kr);
     cntmap_free(&keys);
@@ -837,12 +814,12 @@ static json_t *extreme_json(kx_eda *e, user_rec **by_id)
     cntmap ua = {0};
     for (size_t i = 0; i < e->nusers; i++)
         if (by_id[i]->extreme) cntmap_add(&ua, by_id[i]->id, strlen(by_id[i]->id), by_id[i]->extreme);
-    cnt_entry **ur = cntmap_ranked(&ua);
+    cnt_entry *ur = cntmap_ranked(&ua);
     json_t *ma = json_array();
     for (size_t i = 0; i < ua.n && i < 10; i++) {
         json_t *o = json_object();
-        json_object_set_new(o, "user_id", kx_json_strn(ur[i]->s, ur[i]->len));
-        json_object_set_new(o, "count", json_integer(ur[i]->count));
+        json_object_set_new(o, "user_id", kx_json_strn(ur[i].s, ur[i].len));
+        json_object_set_new(o, "count", json_integer(ur[i].count));
         json_array_append_new(ma, o);
     }
     free(ur);

@@ -53,15 +53,29 @@ static void rehash(kx_keytab *t, size_t nslots)
     }
 }
 
-int32_t kx_keytab_intern(kx_keytab *t, const void *bytes, size_t len)
+/* Slot of the key with these bytes, or of the empty slot where it would go. */
+static size_t keytab_probe(const kx_keytab *t, const void *bytes, size_t len)
 {
-    if (t->nslots == 0) rehash(t, 64);
     size_t h = (size_t)XXH3_64bits(bytes, len) & (t->nslots - 1);
     while (t->slots[h]) {
         const kx_key *k = &t->keys[t->slots[h] - 1];
-        if (k->len == len && !memcmp(k->bytes, bytes, len)) return t->slots[h] - 1;
+        if (k->len == len && !memcmp(k->bytes, bytes, len)) break;
         h = (h + 1) & (t->nslots - 1);
     }
+    return h;
+}
+
+int32_t kx_keytab_find(const kx_keytab *t, const void *bytes, size_t len)
+{
+    if (t->nslots == 0) return -1;
+    return t->slots[keytab_probe(t, bytes, len)] - 1;
+}
+
+int32_t kx_keytab_intern(kx_keytab *t, const void *bytes, size_t len)
+{
+    if (t->nslots == 0) rehash(t, 64);
+    size_t h = keytab_probe(t, bytes, len);
+    if (t->slots[h]) return t->slots[h] - 1;
     t->keys = kx_grow(t->keys, &t->cap, t->n + 1, sizeof *t->keys);
     kx_key *k = &t->keys[t->n];
     k->bytes = kx_strndup(bytes, len);

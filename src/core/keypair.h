@@ -63,6 +63,8 @@ void kx_keytab_init(kx_keytab *t);
 void kx_keytab_free(kx_keytab *t);
 /* Index of the key with these bytes, adding it if new. */
 int32_t kx_keytab_intern(kx_keytab *t, const void *bytes, size_t len);
+/* Index of the key with these bytes, or -1 if it is not in the table. */
+int32_t kx_keytab_find(const kx_keytab *t, const void *bytes, size_t len);
 static inline const kx_key *kx_keytab_get(const kx_keytab *t, int32_t id)
 {
     return id < 0 ? NULL : &t->keys[id];
