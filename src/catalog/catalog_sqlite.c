@@ -291,38 +291,69 @@ static int sq_current_clear(kx_catalog *c, kx_err *err)
 
 /* ---- per-user checksums ------------------------------------------------------------------ */
 
-static int sq_checksums_put(kx_catalog *c, const char *vid, const json_t *users, kx_err *err)
+/* Replaces rows in one transaction: `del` (bound to del_args) removes the old ones, then
+ * the `ins` statement runs once per row i < n after bind(st, i, arg) has bound it. */
+typedef void (*bind_row_fn)(sqlite3_stmt *st, size_t i, void *arg);
+
+static int replace_rows(kx_catalog *c, const char *del, const char **del_args, const char *ins, size_t n,
+                        bind_row_fn bind, void *arg, kx_err *err)
 {
-    const char *a[] = {vid, NULL};
     if (begin(c, err)) return -1;
-    if (run(c, "DELETE FROM user_checksums WHERE version_id = ?", err, a)) goto fail;
-    sqlite3_stmt *st = prep(c, "INSERT INTO user_checksums(version_id, user_id, checksum, entry) VALUES (?, ?, ?, ?)",
-                            err, NULL);
-    if (!st) goto fail;
-    const char *uid;
-    json_t *entry;
-    json_object_foreach((json_t *)users, uid, entry) {
-        const char *sum = json_is_object(entry) ? json_string_value(json_object_get(entry, "checksum"))
-                                                : json_string_value(entry);
-        char *doc = dump_compact(entry);
+    sqlite3_stmt *st = NULL;
+    if (run(c, del, err, del_args) || !(st = prep(c, ins, err, NULL))) goto fail;
+    for (size_t i = 0; i < n; i++) {
         sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, vid, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, uid, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, sum ? sum : "", -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 4, doc, -1, SQLITE_TRANSIENT);
-        int r = sqlite3_step(st);
-        free(doc);
-        if (r != SQLITE_DONE) {
+        bind(st, i, arg);
+        if (sqlite3_step(st) != SQLITE_DONE) {
             sq_fail(c, err, "write");
-            sqlite3_finalize(st);
             goto fail;
         }
     }
     sqlite3_finalize(st);
     return commit(c, err);
 fail:
+    sqlite3_finalize(st);
     rollback(c);
     return -1;
+}
+
+typedef struct checksum_rows {
+    const char *vid;
+    const char **uids;
+    json_t **entries;
+} checksum_rows;
+
+static void bind_checksum(sqlite3_stmt *st, size_t i, void *arg)
+{
+    const checksum_rows *r = arg;
+    const json_t *entry = r->entries[i];
+    const char *sum = json_is_object(entry) ? json_string_value(json_object_get(entry, "checksum"))
+                                            : json_string_value(entry);
+    char *doc = dump_compact(entry);
+    sqlite3_bind_text(st, 1, r->vid, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, r->uids[i], -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, sum ? sum : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, doc, -1, SQLITE_TRANSIENT);
+    free(doc);
+}
+
+static int sq_checksums_put(kx_catalog *c, const char *vid, const json_t *users, kx_err *err)
+{
+    size_t n = json_object_size(users), k = 0;
+    checksum_rows rows = {vid, kx_calloc(n ? n : 1, sizeof(char *)), kx_calloc(n ? n : 1, sizeof(json_t *))};
+    const char *uid;
+    json_t *entry;
+    json_object_foreach((json_t *)users, uid, entry) {
+        rows.uids[k] = uid;
+        rows.entries[k++] = entry;
+    }
+    const char *a[] = {vid, NULL};
+    int rc = replace_rows(c, "DELETE FROM user_checksums WHERE version_id = ?", a,
+                          "INSERT INTO user_checksums(version_id, user_id, checksum, entry) VALUES (?, ?, ?, ?)", k,
+                          bind_checksum, &rows, err);
+    free(rows.uids);
+    free(rows.entries);
+    return rc;
 }
 
 static int sq_checksums_get(kx_catalog *c, const char *vid, json_t **users, kx_err *err)
@@ -355,35 +386,32 @@ fail:
 
 /* ---- output files ------------------------------------------------------------------------ */
 
+typedef struct output_rows {
+    const char *vid, *stage;
+    const kx_output_file *files;
+} output_rows;
+
+static void bind_output(sqlite3_stmt *st, size_t i, void *arg)
+{
+    const output_rows *r = arg;
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)r->files[i].checksum);
+    sqlite3_bind_text(st, 1, r->vid, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, r->stage, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, r->files[i].path, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)r->files[i].size);
+    sqlite3_bind_text(st, 5, hex, -1, SQLITE_TRANSIENT);
+}
+
 static int sq_outputs_put(kx_catalog *c, const char *vid, const char *stage, const kx_output_file *files, size_t n,
                           kx_err *err)
 {
     const char *a[] = {vid, stage, NULL};
-    if (begin(c, err)) return -1;
-    if (run(c, "DELETE FROM output_files WHERE version_id = ? AND stage = ?", err, a)) goto fail;
-    sqlite3_stmt *st = prep(c, "INSERT OR REPLACE INTO output_files(version_id, stage, path, size, checksum)"
-                               " VALUES (?, ?, ?, ?, ?)", err, NULL);
-    if (!st) goto fail;
-    for (size_t i = 0; i < n; i++) {
-        char hex[17];
-        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)files[i].checksum);
-        sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, vid, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, stage, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, files[i].path, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)files[i].size);
-        sqlite3_bind_text(st, 5, hex, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            sq_fail(c, err, "write");
-            sqlite3_finalize(st);
-            goto fail;
-        }
-    }
-    sqlite3_finalize(st);
-    return commit(c, err);
-fail:
-    rollback(c);
-    return -1;
+    output_rows rows = {vid, stage, files};
+    return replace_rows(c, "DELETE FROM output_files WHERE version_id = ? AND stage = ?", a,
+                        "INSERT OR REPLACE INTO output_files(version_id, stage, path, size, checksum)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        n, bind_output, &rows, err);
 }
 
 static int sq_outputs_get(kx_catalog *c, const char *vid, json_t **files, kx_err *err)
