@@ -54,6 +54,16 @@ static void put_num(kx_buf *o, double v, int dec)
 }
 static void put_int(kx_buf *o, long long v) { put_num(o, (double)v, 0); }
 
+/* Right-aligned numeric table cells. */
+static void td_num(kx_buf *o, double v, int dec)
+{
+    kx_buf_puts(o, "<td class=\"n\">");
+    put_num(o, v, dec);
+    kx_buf_puts(o, "</td>");
+}
+
+static void td_int(kx_buf *o, long long v) { td_num(o, (double)v, 0); }
+
 static void th_row(kx_buf *o, const char *const *cols, size_t n)
 {
     kx_buf_puts(o, "<tr>");
@@ -261,9 +271,9 @@ static void put_quality_issues(kx_buf *o, const json_t *doc, size_t cap)
     json_object_foreach(json_object_get(q, "issue_counts"), k, v) {
         kx_buf_puts(o, "<tr><td>");
         esc(o, k);
-        kx_buf_puts(o, "</td><td class=\"n\">");
-        put_int(o, (long long)json_integer_value(v));
-        kx_buf_puts(o, "</td></tr>\n");
+        kx_buf_puts(o, "</td>");
+        td_int(o, (long long)json_integer_value(v));
+        kx_buf_puts(o, "</tr>\n");
     }
     kx_buf_puts(o, "</table>\n");
     const json_t *un = json_object_get(q, "unreleased_keys");
@@ -314,28 +324,21 @@ static void put_timing_table(kx_buf *o, const json_t *doc)
     th_row(o, cols, 13);
     for (int f = 0; f < KX_EDA_NFEAT; f++) {
         const json_t *s = json_object_get(t, kx_eda_feature_names[f]);
-        kx_buf_printf(o, "<tr><td><b>%s</b> (%s)</td><td class=\"n\">", kx_eda_feature_names[f], feature_long[f]);
-        put_int(o, jint(s, "count"));
-        kx_buf_puts(o, "</td>");
+        kx_buf_printf(o, "<tr><td><b>%s</b> (%s)</td>", kx_eda_feature_names[f], feature_long[f]);
+        td_int(o, jint(s, "count"));
         if (!jint(s, "count")) {
             kx_buf_puts(o, "<td colspan=\"11\">no values</td></tr>\n");
             continue;
         }
         for (size_t i = 0; i < 7; i++) {
-            kx_buf_puts(o, "<td class=\"n\">");
             const json_t *x = json_object_get(s, keys[i]);
-            put_num(o, json_is_number(x) ? json_number_value(x) : NAN, 2);
-            kx_buf_puts(o, "</td>");
+            td_num(o, json_is_number(x) ? json_number_value(x) : NAN, 2);
         }
-        kx_buf_puts(o, "<td class=\"n\">");
-        put_int(o, jint(s, "negative_count"));
-        kx_buf_puts(o, "</td><td class=\"n\">");
-        put_int(o, jint(s, "zero_count"));
-        kx_buf_puts(o, "</td><td class=\"n\">");
-        put_num(o, jnum(s, "outlier_threshold_low"), 2);
-        kx_buf_puts(o, "</td><td class=\"n\">");
-        put_num(o, jnum(s, "outlier_threshold_high"), 2);
-        kx_buf_puts(o, "</td></tr>\n");
+        td_int(o, jint(s, "negative_count"));
+        td_int(o, jint(s, "zero_count"));
+        td_num(o, jnum(s, "outlier_threshold_low"), 2);
+        td_num(o, jnum(s, "outlier_threshold_high"), 2);
+        kx_buf_puts(o, "</tr>\n");
     }
     kx_buf_puts(o, "</table>\n</section>\n");
 }
@@ -597,19 +600,14 @@ static void put_users(kx_buf *o, const json_t *doc, size_t cap)
         const json_t *u = json_array_get(all, i);
         kx_buf_puts(o, "<tr><td><code>");
         esc(o, jstr(u, "user_id"));
-        kx_buf_puts(o, "</code></td><td class=\"n\">");
-        put_int(o, jint(u, "total_keypairs"));
-        kx_buf_puts(o, "</td><td class=\"n\">");
-        put_int(o, jint(u, "valid_keypairs"));
-        kx_buf_puts(o, "</td><td class=\"n\">");
-        put_int(o, jint(u, "invalid_keypairs"));
-        kx_buf_puts(o, "</td><td class=\"n\">");
-        put_num(o, jnum(u, "validity_rate"), 1);
-        kx_buf_puts(o, "</td><td class=\"n\">");
-        put_int(o, jint(u, "outlier_count"));
-        kx_buf_puts(o, "</td><td class=\"n\">");
-        put_num(o, jnum(u, "outlier_rate"), 1);
-        kx_buf_puts(o, "</td></tr>\n");
+        kx_buf_puts(o, "</code></td>");
+        td_int(o, jint(u, "total_keypairs"));
+        td_int(o, jint(u, "valid_keypairs"));
+        td_int(o, jint(u, "invalid_keypairs"));
+        td_num(o, jnum(u, "validity_rate"), 1);
+        td_int(o, jint(u, "outlier_count"));
+        td_num(o, jnum(u, "outlier_rate"), 1);
+        kx_buf_puts(o, "</tr>\n");
     }
     kx_buf_puts(o, "</table>\n</section>\n");
 }
@@ -752,18 +750,11 @@ static void put_negative(kx_buf *o, const json_t *doc, bool pii, size_t cap)
         esc(o, jstr(u, "user_id"));
         kx_buf_puts(o, "</code></td>");
         const char *ik[] = {"total_keypairs", "negative_il_total", "negative_il_expected", "negative_il_unexpected"};
-        for (int j = 0; j < 4; j++) {
-            kx_buf_puts(o, "<td class=\"n\">");
-            put_int(o, jint(u, ik[j]));
-            kx_buf_puts(o, "</td>");
-        }
-        kx_buf_puts(o, "<td class=\"n\">");
-        put_num(o, jnum(u, "negative_il_percent"), 1);
-        kx_buf_puts(o, "</td><td class=\"n\">");
-        put_int(o, jint(u, "negative_rl_total"));
-        kx_buf_puts(o, "</td><td class=\"n\">");
-        put_num(o, jnum(u, "negative_rl_percent"), 1);
-        kx_buf_puts(o, "</td><td><code>");
+        for (int j = 0; j < 4; j++) td_int(o, jint(u, ik[j]));
+        td_num(o, jnum(u, "negative_il_percent"), 1);
+        td_int(o, jint(u, "negative_rl_total"));
+        td_num(o, jnum(u, "negative_rl_percent"), 1);
+        kx_buf_puts(o, "<td><code>");
         esc(o, jstr(u, "top_il_patterns"));
         kx_buf_puts(o, "</code></td>");
         if (pii) {
