@@ -333,7 +333,7 @@ static int row_cmp(const kx_ftable *t, size_t a, size_t b)
     return 0;
 }
 
-static const kx_ftable *sort_table; /* qsort has no context argument in C11 */
+static _Thread_local const kx_ftable *sort_table; /* qsort has no context argument in C11; per thread: tables may be finished in parallel */
 static int cmp_row_index(const void *a, const void *b)
 {
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
@@ -357,7 +357,7 @@ void kx_ftable_sort(kx_ftable *t)
     if (sorted) return;
     size_t *perm = kx_malloc(n * sizeof *perm);
     for (size_t i = 0; i < n; i++) perm[i] = i;
-    /* Only reached for an unsorted input table; not used concurrently. */
+    /* Only reached for an unsorted input table. */
     sort_table = t;
     kx_qsort(perm, n, sizeof *perm, cmp_row_index);
     sort_table = NULL;

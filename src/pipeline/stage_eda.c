@@ -367,6 +367,32 @@ static int read_keypairs(kx_stage_ctx *ctx, kx_eda *e, char **table_path)
     return 0;
 }
 
+/* The two independent inputs of the stage, read concurrently. They fill disjoint parts of
+ * the accumulator (kx_eda_add_user: users, timings, patterns, extremes; kx_eda_scan_file:
+ * the quality-scan counters), so no locking is needed; results do not depend on timing. */
+typedef struct eda_inputs {
+    kx_stage_ctx *ctx;
+    kx_eda *e;
+    const char *cleaned;
+    char **table_path;
+    int table_rc;
+    size_t files;
+} eda_inputs;
+
+static void read_inputs(void *arg, size_t i)
+{
+    eda_inputs *in = arg;
+    const kx_config *cfg = in->ctx->cfg;
+    if (i == 0) {
+        in->table_rc = read_keypairs(in->ctx, in->e, in->table_path);
+        return;
+    }
+    /* The scan keeps all workers for its parsing rounds (one more thread than cores while
+     * the table is read; once the table is done, the scan has every core). */
+    in->files = kx_eda_scan_raw_files(in->e, in->cleaned, cfg->device_types, cfg->n_device_types,
+                                      cfg->parallel_workers, in->ctx->log);
+}
+
 static void stage_timestamp(char out[24])
 {
     time_t now = time(NULL);
@@ -410,11 +436,13 @@ int kx_stage_eda(kx_stage_ctx *ctx)
     char *results_path = kx_path_join(outdir, "analysis_results.json");
     char *meta_path = kx_asprintf("%s/%s/metadata/metadata.csv", cleaned,
                                   cfg->n_device_types ? cfg->device_types[0] : "desktop");
-    int rc = read_keypairs(ctx, e, &table_path);
+    eda_inputs in = {ctx, e, cleaned, &table_path, 0, 0};
+    /* The table read (one core: decoding and kx_eda_add_user) and the quality scan (file
+     * reads and parsing) are independent: they run at the same time. */
+    kx_parallel_for(cfg->parallel_workers > 1 ? 2 : 1, 2, read_inputs, &in);
+    int rc = in.table_rc;
     if (rc == 0) {
-        size_t files = kx_eda_scan_raw_files(e, cleaned, cfg->device_types, cfg->n_device_types,
-                                             cfg->parallel_workers, ctx->log);
-        kx_logf(ctx->log, KX_LOG_INFO, COMPONENT, "quality scan: %zu keystroke files", files);
+        kx_logf(ctx->log, KX_LOG_INFO, COMPONENT, "quality scan: %zu keystroke files", in.files);
         if (cfg->include_pii)
             rc = kx_eda_load_consent(e, cleaned, cfg->device_types, cfg->n_device_types, ctx->log, &ctx->err);
     }

@@ -224,17 +224,59 @@ static int select_pass(const kx_user_source *src, bool keep_outliers, int top_k,
     return rc;
 }
 
+/* Pass 2 is pipelined: while one batch of users is aggregated, the next batch is read. One
+ * kx_parallel_for per batch runs item 0 = read the next batch into the other buffer, items
+ * 1..n = aggregate user i-1 of the current batch (one result slot each). Results are
+ * appended in user order after the loop, so tables do not depend on the worker count or on
+ * which thread did what. Two batches of users are held at once (05 §6.2 batches). */
 typedef struct agg_batch {
-    const kx_feat_selection *sel;
-    bool keep_outliers;
     kx_user_keypairs *users;
-    kx_fuser *out;
+    size_t n;
 } agg_batch;
 
-static void agg_one(void *arg, size_t i)
+typedef struct agg_pipe {
+    const kx_user_source *src;
+    const kx_feat_selection *sel;
+    bool keep_outliers;
+    size_t cap;
+    agg_batch *cur, *next; /* aggregated now / being read */
+    kx_fuser *out;         /* cap slots, for cur */
+    int read_rc;           /* of the last read: 1 more users may follow, 0 end, -1 error */
+    kx_err *err;
+} agg_pipe;
+
+/* Reads up to cap users into b; returns 1 if the source may have more, 0 at its end, -1 on
+ * an error (users read so far stay in b). */
+static int read_batch(agg_pipe *p, agg_batch *b)
 {
-    agg_batch *b = arg;
-    kx_features_user(b->sel, b->keep_outliers, &b->users[i], &b->out[i]);
+    b->n = 0;
+    while (b->n < p->cap) {
+        kx_user_keypairs_init(&b->users[b->n]);
+        int rc = p->src->next(p->src->arg, &b->users[b->n], p->err);
+        if (rc != 1) {
+            kx_user_keypairs_free(&b->users[b->n]);
+            return rc;
+        }
+        b->n++;
+    }
+    return 1;
+}
+
+static void agg_item(void *arg, size_t i)
+{
+    agg_pipe *p = arg;
+    if (i == 0) {
+        if (p->read_rc == 1) p->read_rc = read_batch(p, p->next);
+        else p->next->n = 0;
+        return;
+    }
+    kx_features_user(p->sel, p->keep_outliers, &p->cur->users[i - 1], &p->out[i - 1]);
+}
+
+static void free_batch(agg_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) kx_user_keypairs_free(&b->users[i]);
+    b->n = 0;
 }
 
 static int aggregate_pass(const kx_user_source *src, const kx_config *cfg, const kx_feat_selection *sel,
@@ -242,34 +284,28 @@ static int aggregate_pass(const kx_user_source *src, const kx_config *cfg, const
 {
     if (src->rewind(src->arg, err)) return -1;
     size_t cap = cfg->batch_size > 0 ? (size_t)cfg->batch_size : 1;
-    agg_batch b = {sel, cfg->keep_outliers, kx_calloc(cap, sizeof(kx_user_keypairs)), kx_calloc(cap, sizeof(kx_fuser))};
-    int rc = 0;
-    bool more = true;
-    while (more) {
-        size_t n = 0;
-        while (n < cap) {
-            kx_user_keypairs_init(&b.users[n]);
-            rc = src->next(src->arg, &b.users[n], err);
-            if (rc != 1) {
-                kx_user_keypairs_free(&b.users[n]);
-                more = false;
-                break;
-            }
-            n++;
+    agg_batch bufs[2];
+    for (int k = 0; k < 2; k++) bufs[k] = (agg_batch){kx_calloc(cap, sizeof(kx_user_keypairs)), 0};
+    agg_pipe p = {src, sel, cfg->keep_outliers, cap, &bufs[0], &bufs[1], kx_calloc(cap, sizeof(kx_fuser)), 1, err};
+    p.read_rc = read_batch(&p, p.cur);
+    while (p.read_rc >= 0 && p.cur->n > 0) {
+        kx_parallel_for(cfg->parallel_workers, p.cur->n + 1, agg_item, &p);
+        for (size_t i = 0; i < p.cur->n; i++) {
+            for (int l = 0; l < KX_FL_COUNT; l++) kx_ftable_append(&tables[l], &p.out[i].t[l]);
+            kx_fuser_free(&p.out[i]);
         }
-        if (rc >= 0) {
-            kx_parallel_for(cfg->parallel_workers, n, agg_one, &b);
-            for (size_t i = 0; i < n; i++) {
-                for (int l = 0; l < KX_FL_COUNT; l++) kx_ftable_append(&tables[l], &b.out[i].t[l]);
-                kx_fuser_free(&b.out[i]);
-            }
-        }
-        for (size_t i = 0; i < n; i++) kx_user_keypairs_free(&b.users[i]);
-        if (rc < 0) break;
+        free_batch(p.cur);
+        agg_batch *t = p.cur;
+        p.cur = p.next;
+        p.next = t;
     }
-    free(b.users);
-    free(b.out);
-    return rc < 0 ? -1 : 0;
+    int rc = p.read_rc < 0 ? -1 : 0;
+    for (int k = 0; k < 2; k++) {
+        free_batch(&bufs[k]);
+        free(bufs[k].users);
+    }
+    free(p.out);
+    return rc;
 }
 
 /* ---- metadata files -------------------------------------------------------------------------- */
@@ -417,6 +453,24 @@ static int finish_table(run_state *st, int l, const char *out_root, double share
     return rc;
 }
 
+/* The three tables are sorted, imputed and written independently (their own files, their
+ * own summaries): on up to three threads, results in per-table slots; logging and the
+ * error list follow in table order. */
+typedef struct finish_job {
+    run_state *st;
+    const char *out_root;
+    double shared;
+    int rc[KX_FL_COUNT];
+    kx_err err[KX_FL_COUNT];
+} finish_job;
+
+static void finish_one(void *arg, size_t l)
+{
+    finish_job *j = arg;
+    j->err[l].msg[0] = 0;
+    j->rc[l] = finish_table(j->st, (int)l, j->out_root, j->shared, &j->err[l]);
+}
+
 int kx_features_run(kx_stage_ctx *ctx, const kx_user_source *src)
 {
     const kx_config *cfg = ctx->cfg;
@@ -443,13 +497,15 @@ int kx_features_run(kx_stage_ctx *ctx, const kx_user_source *src)
     double shared = (kx_monotonic_seconds() - t0) / 3.0;
 
     char *out_root = kx_path_join(ctx->version_dir, "statistical_features");
+    finish_job fj = {&st, out_root, shared, {0}, {{{0}}}};
+    if (read_rc == 0) kx_parallel_for(cfg->parallel_workers < KX_FL_COUNT ? cfg->parallel_workers : KX_FL_COUNT,
+                                      KX_FL_COUNT, finish_one, &fj);
     for (int l = 0; l < KX_FL_COUNT; l++) {
-        kx_err e;
-        e.msg[0] = 0;
+        kx_err e = fj.err[l];
         if (read_rc != 0) {
             st.seconds[l] = shared;
             snprintf(e.msg, sizeof e.msg, "%s", rerr.msg);
-        } else if (finish_table(&st, l, out_root, shared, &e) == 0) {
+        } else if (fj.rc[l] == 0) {
             st.ok[l] = true;
             kx_logf(ctx->log, KX_LOG_INFO, COMPONENT, "%s: %zu rows x %zu columns, %lld cells imputed",
                     kx_feature_type_names[l], st.tables[l].nrows, kx_flevel_nid((kx_flevel)l) + st.nfeat,

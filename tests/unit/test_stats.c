@@ -1,6 +1,8 @@
 /* test_stats.c — statistics of spec 03 §5 on hand-computed vectors. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/stats.h"
 #include "test.h"
@@ -90,4 +92,57 @@ TEST(stats_compensated_sum_adversarial)
     CHECK_EQ_DBL(m, 1e9 + 0.5);
     CHECK_NEAR(kx_std_sample(x, n, m), sqrt(0.25 * (double)n / (double)(n - 1)), 1e-12);
     free(x);
+}
+
+static int cmp_dbl_ref(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+TEST(stats_sort_doubles_matches_qsort)
+{
+    /* The inline introsort must give exactly the array of the comparator sort: sizes around
+     * the insertion-sort cutoff and large ones, few distinct values (many ties), sorted,
+     * reversed, organ-pipe and random inputs. Compared bit for bit. */
+    static const size_t sizes[] = {0, 1, 2, 3, 15, 16, 17, 31, 100, 1000, 20000};
+    uint64_t seed = 42;
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        size_t n = sizes[si];
+        for (int shape = 0; shape < 5; shape++) {
+            double *a = kx_malloc((n + 1) * sizeof *a), *b = kx_malloc((n + 1) * sizeof *b);
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+                int64_t r = (int64_t)(seed >> 33);
+                switch (shape) {
+                case 0: a[i] = (double)(r % 2001 - 1000); break;        /* random ms, ties */
+                case 1: a[i] = (double)(r % 3); break;                  /* three values */
+                case 2: a[i] = (double)i * 0.5; break;                  /* sorted */
+                case 3: a[i] = -(double)i; break;                       /* reversed */
+                default: a[i] = (double)(i < n / 2 ? i : n - i); break; /* organ pipe */
+                }
+                b[i] = a[i];
+            }
+            kx_sort_doubles(a, n);
+            if (n > 1) qsort(b, n, sizeof *b, cmp_dbl_ref);
+            CHECK(n == 0 || memcmp(a, b, n * sizeof *a) == 0);
+            free(a);
+            free(b);
+        }
+    }
+}
+
+TEST(stats_sort_doubles_negative_zero_stable)
+{
+    /* -0.0 == +0.0: the stable order of the comparator sort is kept (input order), so a
+     * median shows the same sign of zero as before. */
+    double x[20];
+    for (int i = 0; i < 20; i++) x[i] = (double)(i % 5) - 2.0; /* -2..2, four each */
+    x[7] = -0.0;                                                 /* was 0.0 (7 % 5 = 2) */
+    kx_sort_doubles(x, 20);
+    for (int i = 1; i < 20; i++) CHECK(x[i - 1] <= x[i]);
+    /* zeros are at 8..11 in input order: indices 2 (+0), 7 (-0), 12 (+0), 17 (+0) */
+    CHECK(!signbit(x[8]));
+    CHECK(signbit(x[9]));
+    CHECK(!signbit(x[10]) && !signbit(x[11]));
 }
