@@ -23,10 +23,14 @@ const size_t kx_eda_modifier_count = sizeof kx_eda_modifier_keys / sizeof kx_eda
 
 bool kx_eda_is_modifier(const char *key, size_t len)
 {
-    if (!key) return false;
+    /* Called for every negative-IL row: reject by the common "Key." prefix first, then
+     * compare lengths (computed once) before bytes. */
+    static _Thread_local size_t lens[32];
+    if (!key || len < 4 || memcmp(key, "Key.", 4)) return false;
+    if (!lens[0])
+        for (size_t i = 0; i < kx_eda_modifier_count; i++) lens[i] = strlen(kx_eda_modifier_keys[i]);
     for (size_t i = 0; i < kx_eda_modifier_count; i++)
-        if (strlen(kx_eda_modifier_keys[i]) == len && !memcmp(kx_eda_modifier_keys[i], key, len))
-            return true;
+        if (lens[i] == len && !memcmp(kx_eda_modifier_keys[i] + 4, key + 4, len - 4)) return true;
     return false;
 }
 
@@ -475,10 +479,13 @@ void kx_eda_sort_events(kx_eda_event *events, size_t n)
 
 static bool quality_ignored(const kx_eda_event *ev)
 {
-    static const char *const ignored[] = {"Key.shift", "Key.ctrl", "Key.alt", "Key.cmd", "Key.caps_lock"};
+    static const struct {
+        const char *s;
+        uint32_t len;
+    } ignored[] = {{"Key.shift", 9}, {"Key.ctrl", 8}, {"Key.alt", 7}, {"Key.cmd", 7}, {"Key.caps_lock", 13}};
+    if (!ev->key || ev->key_len < 7 || ev->key[0] != 'K') return false; /* most events: a letter */
     for (size_t i = 0; i < 5; i++)
-        if (ev->key && strlen(ignored[i]) == ev->key_len && !memcmp(ignored[i], ev->key, ev->key_len))
-            return true;
+        if (ignored[i].len == ev->key_len && !memcmp(ignored[i].s, ev->key, ev->key_len)) return true;
     return false;
 }
 

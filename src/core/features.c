@@ -451,6 +451,43 @@ static void emit_group(const kx_feat_selection *sel, const kx_user_keypairs *u, 
     free(start);
 }
 
+/* Sorts rows (built in table order, so idx ascending) by (p, s, v, idx). A keystroke file's
+ * rows share (p, s, v) and are contiguous, so the rows form a few runs; sorting the runs by
+ * (p, s, v, first idx) and concatenating them gives exactly the row sort (runs never
+ * interleave in idx) at a fraction of the comparisons. */
+static void sort_frows(frow *rows, size_t n)
+{
+    size_t nruns = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!i || rows[i].p != rows[i - 1].p || rows[i].s != rows[i - 1].s || rows[i].v != rows[i - 1].v) nruns++;
+    if (nruns * 4 > n) { /* short runs: the plain row sort */
+        kx_qsort(rows, n, sizeof *rows, cmp_frow);
+        return;
+    }
+    frow *heads = kx_malloc((nruns ? nruns : 1) * sizeof *heads); /* idx field: run start in rows */
+    size_t *len = kx_malloc((n ? n : 1) * sizeof *len);
+    for (size_t i = 0, r = 0; i < n; i++) {
+        if (!i || rows[i].p != rows[i - 1].p || rows[i].s != rows[i - 1].s || rows[i].v != rows[i - 1].v) {
+            heads[r] = (frow){rows[i].p, rows[i].s, rows[i].v, (uint32_t)i};
+            len[i] = 0;
+            r++;
+        }
+        len[heads[r - 1].idx]++;
+    }
+    /* (p, s, v, start) orders runs like (p, s, v, first idx): idx grows with the start. */
+    kx_qsort(heads, nruns, sizeof *heads, cmp_frow);
+    frow *out = kx_malloc((n ? n : 1) * sizeof *out);
+    size_t at = 0;
+    for (size_t r = 0; r < nruns; r++) {
+        memcpy(out + at, rows + heads[r].idx, len[heads[r].idx] * sizeof *out);
+        at += len[heads[r].idx];
+    }
+    memcpy(rows, out, n * sizeof *rows);
+    free(out);
+    free(len);
+    free(heads);
+}
+
 void kx_features_user(const kx_feat_selection *sel, bool keep_outliers, const kx_user_keypairs *u,
                       kx_fuser *out)
 {
@@ -479,7 +516,7 @@ void kx_features_user(const kx_feat_selection *sel, bool keep_outliers, const kx
         dig_of_row[i] = (int32_t)*slot;
     }
     pmap_free(&cache);
-    kx_qsort(rows, nf, sizeof *rows, cmp_frow);
+    sort_frows(rows, nf);
 
     fsample *scratch = NULL;
     double *vals = NULL;
