@@ -99,6 +99,38 @@ TEST(features_digram_selection_ties)
     kx_user_keypairs_free(&b);
 }
 
+TEST(features_row_runs_out_of_order)
+{
+    /* Long file runs (the run sort path): (2,1,1) x4, (1,1,1) x4, (2,1,1) x4 again, (1,1,1)
+     * x4. Groups: platform 1 = rows 4..7 and 12..15, platform 2 = 0..3 and 8..11; the F
+     * row order (p, s, v, position) must not depend on the runs' table order. */
+    kx_user_keypairs u;
+    user(&u, "u");
+    for (int r = 0; r < 4; r++) {
+        int p = r % 2 ? 1 : 2;
+        for (int k = 0; k < 4; k++) add(&u, p, 1, 1, "a", "b", 100.0 * p + 10.0 * r + k, 5, 1, 0);
+    }
+    kx_fsel *fs = kx_fsel_new(false);
+    kx_fsel_add_user(fs, &u);
+    kx_feat_selection sel;
+    kx_fsel_finish(fs, 10, &sel);
+    kx_fuser f;
+    kx_features_user(&sel, false, &u, &f);
+    const kx_ftable *p = &f.t[KX_FL_PLATFORM];
+    CHECK_EQ_INT(p->nrows, 2);
+    CHECK_EQ_INT(p->platform[0], 1);
+    CHECK_EQ_INT(p->platform[1], 2);
+    /* platform 1: HL_a = 110..113, 130..133 -> median 121.5, q1 111.75; platform 2:
+     * 200..203, 220..223 -> median 211.5 */
+    CHECK_EQ_DBL(p->cols[kx_fcol_unigram(0, KX_ST_MEDIAN)][0], 121.5);
+    CHECK_EQ_DBL(p->cols[kx_fcol_unigram(0, KX_ST_Q1)][0], 111.75);
+    CHECK_EQ_DBL(p->cols[kx_fcol_unigram(0, KX_ST_MEDIAN)][1], 211.5);
+    CHECK_EQ_INT(f.t[KX_FL_VIDEO].nrows, 2);
+    kx_fuser_free(&f);
+    kx_feat_selection_free(&sel);
+    kx_user_keypairs_free(&u);
+}
+
 TEST(features_groups_and_outliers)
 {
     /* F excludes outliers; a video whose rows are all outliers has no row; statistics
