@@ -20,6 +20,8 @@
 #include "io/fs.h"
 #include "io/json.h"
 #include "io/npy.h"
+#include "parquet/parquet.h"
+#include "pipeline/config.h"
 #include "pipeline/kptable.h"
 #include "pipeline/stage.h"
 #include "util/mem.h"
@@ -55,7 +57,7 @@ static int check_user_order(const char *prev, const char *uid, bool *is_new, kx_
 static int run_pass1(const kx_kvc_source *src, kx_kvc_keys *keys, pass1 *p, kx_err *err)
 {
     char prev[KX_UID_LEN + 1] = "";
-    if (src->open(src->ctx, 1, err) != 0) return -1;
+    if (src->open(src->ctx, KX_KVC_PASS_KEYS, err) != 0) return -1;
     int rc;
     for (;;) {
         kx_user_keypairs u;
@@ -92,7 +94,9 @@ static const kx_colspec seq_columns[] = {
 
 typedef struct pass2 {
     kx_colspec mapped_cols[MAPPED_NCOLS];
-    kx_tw *mapped;
+    kx_tw *mapped;         /* formatted keypairs_mapped (the fallback), or NULL */
+    kx_pqr *kp_pq;         /* keypairs.parquet, whose chunks keypairs_mapped.parquet copies */
+    kx_pqc *mapped_pq;     /* keypairs_mapped.parquet as a copy of kp_pq + 2 columns, or NULL */
     kx_tw *mapped_csv;     /* CSV side fed with copied keypairs.csv lines, or NULL */
     FILE *kp_csv;          /* the keypairs.csv being copied */
     const char *kp_csv_path;
@@ -108,6 +112,10 @@ typedef struct pass2 {
 
 static void pass2_abort(pass2 *w)
 {
+    kx_pqc_abort(w->mapped_pq);
+    w->mapped_pq = NULL;
+    kx_pqr_close(w->kp_pq);
+    w->kp_pq = NULL;
     if (w->mapped) kx_tw_abort(w->mapped);
     if (w->mapped_csv) kx_tw_abort(w->mapped_csv);
     if (w->seqtab) kx_tw_abort(w->seqtab);
@@ -180,6 +188,61 @@ static int copy_mapped_csv(pass2 *w, const kx_user_keypairs *u, const int64_t *k
     return rc;
 }
 
+/* True if the file's columns are the keypairs columns exactly as the table writer writes
+ * them (names, order, physical types, all OPTIONAL, strings annotated UTF8, nothing else
+ * annotated), so that its chunks are what keypairs_mapped would hold. */
+static bool is_keypairs_schema(const kx_pq_meta *m)
+{
+    if (m->ncolumns != KX_KP_NCOLS) return false;
+    for (size_t j = 0; j < KX_KP_NCOLS; j++) {
+        const kx_pq_column *c = &m->columns[j];
+        kx_coltype t = kx_kp_columns[j].type;
+        int want = t == KX_COL_BOOL ? KX_PQ_BOOLEAN : t == KX_COL_INT64 ? KX_PQ_INT64
+                 : t == KX_COL_DOUBLE ? KX_PQ_DOUBLE : KX_PQ_BYTE_ARRAY;
+        bool str = t == KX_COL_STRING;
+        if (strcmp(c->name, kx_kp_columns[j].name) != 0 || c->type != want || c->repetition != 1 ||
+            c->converted_type != (str ? 0 : -1) || c->logical_type != (str ? 1 : -1))
+            return false;
+    }
+    return true;
+}
+
+static int pq_codec(int kx_codec)
+{
+    switch (kx_codec) {
+    case KX_CODEC_SNAPPY: return KX_PQ_CODEC_SNAPPY;
+    case KX_CODEC_NONE: return KX_PQ_CODEC_NONE;
+    default: return KX_PQ_CODEC_ZSTD;
+    }
+}
+
+/* keypairs_mapped.parquet from keypairs.parquet's column chunks (spec 05 §8 step 3: the 20
+ * columns, same rows, same order) plus the two code columns, when that file exists and has
+ * the expected schema; otherwise (0 returned, nothing opened) the rows are formatted. */
+static int open_mapped_copy(pass2 *w, const kx_table_opts *mo, const char *kp_parquet, const char *out_dir,
+                            kx_err *err)
+{
+    if (!kp_parquet || !kx_is_file(kp_parquet)) return 0;
+    w->kp_pq = kx_pqr_open(kp_parquet, err);
+    if (!w->kp_pq) return -1;
+    if (!is_keypairs_schema(kx_pqr_meta(w->kp_pq))) {
+        kx_pqr_close(w->kp_pq);
+        w->kp_pq = NULL;
+        return 0;
+    }
+    static const kx_pq_colspec codes[2] = {
+        {"key1_mapped", KX_PQ_INT64, true, false, true},
+        {"key2_mapped", KX_PQ_INT64, true, false, true},
+    };
+    kx_pq_kv kv[2] = {{"fpd.table", mo->table_name}, {"fpd.schema_version", "1"}};
+    kx_pqw_opts po = {.codec = pq_codec(mo->compression), .kv = mo->table_name ? kv : kv + 1,
+                      .nkv = mo->table_name ? 2 : 1};
+    char *path = kx_path_join(out_dir, "keypairs_mapped.parquet");
+    w->mapped_pq = kx_pqc_open(path, w->kp_pq, codes, 2, &po, err);
+    free(path);
+    return w->mapped_pq ? 0 : -1;
+}
+
 static int pass2_open(pass2 *w, const kx_kvc_opts *o, kx_err *err)
 {
     memset(w, 0, sizeof *w);
@@ -188,6 +251,8 @@ static int pass2_open(pass2 *w, const kx_kvc_opts *o, kx_err *err)
     w->mapped_cols[KX_KP_NCOLS] = (kx_colspec){"key1_mapped", KX_COL_INT64};
     w->mapped_cols[KX_KP_NCOLS + 1] = (kx_colspec){"key2_mapped", KX_COL_INT64};
     kx_table_opts mo = o->mapped;
+    if (mo.parquet && open_mapped_copy(w, &mo, o->keypairs_parquet, o->out_dir, err) != 0) return -1;
+    if (w->mapped_pq) mo.parquet = false;
     if (mo.csv && o->keypairs_csv && open_kp_copy(w, o->keypairs_csv, err) != 0) return -1;
     if (w->kp_csv) { /* CSV from copied lines; the table writer only writes Parquet */
         kx_table_opts co = mo;
@@ -219,22 +284,34 @@ static int pass2_open(pass2 *w, const kx_kvc_opts *o, kx_err *err)
     return 0;
 }
 
-static int write_mapped(pass2 *w, const kx_user_keypairs *u, const int64_t *codes, kx_err *err)
+/* The formatted path: all 22 columns through the table writer. */
+static int write_mapped_formatted(pass2 *w, const kx_user_keypairs *u, const int64_t *k1, const int64_t *k2,
+                                  kx_err *err)
 {
     kx_kp_batch b;
     kx_kp_batch_fill(&b, u);
-    int64_t *k1 = kx_malloc((u->n ? u->n : 1) * sizeof *k1);
-    int64_t *k2 = kx_malloc((u->n ? u->n : 1) * sizeof *k2);
-    kx_kvc_map_rows(u, codes, k1, k2);
     kx_column cols[MAPPED_NCOLS];
     memcpy(cols, b.cols, sizeof b.cols);
     cols[KX_KP_NCOLS] = (kx_column){k1, NULL, false};
     cols[KX_KP_NCOLS + 1] = (kx_column){k2, NULL, false};
-    int rc = w->mapped ? kx_tw_write(w->mapped, u->n, cols, err) : 0;
+    int rc = kx_tw_write(w->mapped, u->n, cols, err);
+    kx_kp_batch_free(&b);
+    return rc;
+}
+
+static int write_mapped(pass2 *w, const kx_user_keypairs *u, const int64_t *codes, kx_err *err)
+{
+    int64_t *k1 = kx_malloc((u->n ? u->n : 1) * sizeof *k1);
+    int64_t *k2 = kx_malloc((u->n ? u->n : 1) * sizeof *k2);
+    kx_kvc_map_rows(u, codes, k1, k2);
+    int rc = w->mapped ? write_mapped_formatted(w, u, k1, k2, err) : 0;
+    if (rc == 0 && w->mapped_pq) {
+        kx_pq_values v[2] = {{k1, NULL}, {k2, NULL}};
+        rc = kx_pqc_write(w->mapped_pq, u->n, v, err);
+    }
     if (rc == 0 && w->mapped_csv) rc = copy_mapped_csv(w, u, k1, k2, err);
     free(k1);
     free(k2);
-    kx_kp_batch_free(&b);
     return rc;
 }
 
@@ -315,8 +392,12 @@ static int pass2_commit(pass2 *w, kx_err *err)
         rc = kx_fail(err, "%s has more rows than the keypairs table", w->kp_csv_path);
     if (rc == 0) {
         kx_tw *m = w->mapped, *mc = w->mapped_csv, *s = w->seqtab;
+        kx_pqc *mp = w->mapped_pq;
         w->mapped = w->mapped_csv = w->seqtab = NULL;
-        rc = m ? kx_tw_commit(m, err) : 0;
+        w->mapped_pq = NULL;
+        rc = mp ? kx_pqc_commit(mp, err) : 0;
+        if (rc == 0) rc = m ? kx_tw_commit(m, err) : 0;
+        else if (m) kx_tw_abort(m);
         if (rc == 0) rc = mc ? kx_tw_commit(mc, err) : 0;
         else if (mc) kx_tw_abort(mc);
         if (rc == 0) rc = kx_tw_commit(s, err);
@@ -331,7 +412,8 @@ static int run_pass2(const kx_kvc_source *src, const kx_kvc_opts *o, kx_kvc_keys
 {
     pass2 *w = kx_calloc(1, sizeof *w);
     int rc = pass2_open(w, o, err);
-    if (rc == 0) rc = src->open(src->ctx, 2, err);
+    /* Without a formatted keypairs_mapped, pass 2 needs only the sequence fields. */
+    if (rc == 0) rc = src->open(src->ctx, w->mapped ? KX_KVC_PASS_ALL : KX_KVC_PASS_SEQS, err);
     if (rc != 0) {
         pass2_abort(w);
         free(w);
@@ -463,7 +545,11 @@ typedef struct kptable_source {
 static int kpsrc_open(void *ctx, int pass, kx_err *err)
 {
     kptable_source *s = ctx;
-    uint32_t cols = pass == 1 ? KX_KP_COL_KEY1 | KX_KP_COL_KEY2 : KX_KP_COLS_ALL;
+    uint32_t cols = pass == KX_KVC_PASS_KEYS ? KX_KP_COL_KEY1 | KX_KP_COL_KEY2
+                  : pass == KX_KVC_PASS_SEQS ? KX_KP_COL_PLATFORM | KX_KP_COL_VIDEO | KX_KP_COL_SESSION |
+                                                   KX_KP_COL_KEY1 | KX_KP_COL_KEY2 | KX_KP_COL_VALID |
+                                                   KX_KP_COL_K1_PRESS | KX_KP_COL_K1_RELEASE
+                  : KX_KP_COLS_ALL;
     s->t = kx_kptable_open_workers(s->version_dir, cols, s->workers, err);
     return s->t ? 0 : -1;
 }
@@ -495,7 +581,8 @@ int kx_stage_kvc(kx_stage_ctx *ctx)
     kx_table_opts seqs = {true, cfg->out_csv, cfg->parquet_compression,
                           cfg->parquet_row_group_rows, "kvc_sequences", cfg->parallel_workers};
     char *kp_csv = kx_path_join(ctx->version_dir, "keypairs/keypairs.csv");
-    kx_kvc_opts o = {staging, ctx->version_id, mapped, seqs, kp_csv};
+    char *kp_parquet = kx_path_join(ctx->version_dir, "keypairs/keypairs.parquet");
+    kx_kvc_opts o = {staging, ctx->version_id, mapped, seqs, kp_csv, kp_parquet};
     json_t *stats = NULL;
     int rc = kx_rmtree(staging, &ctx->err);
     if (rc == 0) rc = kx_kvc_build(&src, &o, &stats, &ctx->err);
@@ -517,5 +604,6 @@ int kx_stage_kvc(kx_stage_ctx *ctx)
     free(staging);
     free(final_dir);
     free(kp_csv);
+    free(kp_parquet);
     return rc;
 }
