@@ -20,6 +20,7 @@
 #include "io/fs.h"
 #include "io/json.h"
 #include "io/npy.h"
+#include "io/table_read.h"
 #include "parquet/parquet.h"
 #include "pipeline/config.h"
 #include "pipeline/kptable.h"
@@ -56,6 +57,11 @@ static int check_user_order(const char *prev, const char *uid, bool *is_new, kx_
 
 static int run_pass1(const kx_kvc_source *src, kx_kvc_keys *keys, pass1 *p, kx_err *err)
 {
+    if (src->scan_keys) {
+        if (src->scan_keys(src->ctx, keys, &p->total_keypairs, &p->unique_users, err) != 0) return -1;
+        kx_kvc_keys_finalize(keys);
+        return 0;
+    }
     char prev[KX_UID_LEN + 1] = "";
     if (src->open(src->ctx, KX_KVC_PASS_KEYS, err) != 0) return -1;
     int rc;
@@ -567,13 +573,98 @@ static void kpsrc_close(void *ctx)
     s->t = NULL;
 }
 
+/* ---- pass 1 straight from the key columns ----------------------------------------------- */
+
+#define SCAN_CACHE 256
+
+/* Scan state: the previous row's user id (copied: batch memory is replaced). */
+typedef struct scan_state {
+    char prev[KX_UID_LEN + 1];
+    size_t prev_len;
+    const char *prev_ptr; /* where it was in the current batch (NULL: none) */
+    int64_t rows, users;
+    /* key strings already added in this batch, by address (dictionary-decoded columns
+     * repeat one pointer per distinct value; a miss just adds again) */
+    struct {
+        const char *ptr;
+        uint32_t len;
+    } seen[SCAN_CACHE];
+} scan_state;
+
+static void scan_key(scan_state *s, kx_kvc_keys *keys, kx_strref k)
+{
+    uintptr_t a = (uintptr_t)k.ptr;
+    size_t slot = ((a >> 3) ^ (a >> 11)) & (SCAN_CACHE - 1);
+    if (s->seen[slot].ptr == k.ptr && s->seen[slot].len == k.len && k.ptr) return;
+    kx_kvc_keys_add(keys, k.ptr, k.len);
+    s->seen[slot].ptr = k.ptr;
+    s->seen[slot].len = k.len;
+}
+
+/* A row's user id: counts a new user, rejects a decreasing one (same rules as pass 1 over
+ * users: bytewise order, a shorter prefix first). */
+static int scan_user(scan_state *s, const char *path, kx_strref u, kx_err *err)
+{
+    if (u.ptr == s->prev_ptr && u.len == s->prev_len) return 0;
+    if (u.len > KX_UID_LEN || (u.len && memchr(u.ptr, '\0', u.len)))
+        return kx_fail(err, "%s: invalid user_id in row %lld", path, (long long)s->rows);
+    bool first = s->users == 0;
+    size_t m = u.len < s->prev_len ? u.len : s->prev_len;
+    int c = memcmp(u.ptr, s->prev, m);
+    if (c == 0) c = (u.len > s->prev_len) - (u.len < s->prev_len);
+    if (!first && c < 0)
+        return kx_fail(err, "keypairs table is not sorted by user_id (%.*s after %s)", (int)u.len, u.ptr, s->prev);
+    if (first || c != 0) s->users++;
+    memcpy(s->prev, u.ptr, u.len);
+    s->prev[u.len] = '\0';
+    s->prev_len = u.len;
+    s->prev_ptr = u.ptr;
+    return 0;
+}
+
+static int kpsrc_scan_keys(void *ctx, kx_kvc_keys *keys, int64_t *rows, int64_t *users, kx_err *err)
+{
+    kptable_source *ks = ctx;
+    static const kx_colspec want[3] = {{"user_id", KX_COL_STRING}, {"key1", KX_COL_STRING}, {"key2", KX_COL_STRING}};
+    char *dir = kx_path_join(ks->version_dir, "keypairs");
+    kx_table_reader *tr = kx_tr_open_workers(dir, "keypairs", want, 3, ks->workers, err);
+    free(dir);
+    if (!tr) return -1;
+    scan_state *s = kx_calloc(1, sizeof *s);
+    long n;
+    kx_column c[3];
+    while ((n = kx_tr_next(tr, c, err)) > 0) {
+        const kx_strref *uid = c[0].values, *k1 = c[1].values, *k2 = c[2].values;
+        s->prev_ptr = NULL;
+        memset(s->seen, 0, sizeof s->seen);
+        for (long i = 0; i < n; i++, s->rows++) {
+            if (c[0].valid && !c[0].valid[i]) {
+                n = kx_fail(err, "%s: invalid user_id in row %lld", kx_tr_path(tr), (long long)s->rows);
+                break;
+            }
+            if (scan_user(s, kx_tr_path(tr), uid[i], err) != 0) {
+                n = -1;
+                break;
+            }
+            if (!c[1].valid || c[1].valid[i]) scan_key(s, keys, k1[i]);
+            if (!c[2].valid || c[2].valid[i]) scan_key(s, keys, k2[i]);
+        }
+        if (n < 0) break;
+    }
+    *rows = s->rows;
+    *users = s->users;
+    free(s);
+    kx_tr_close(tr);
+    return n < 0 ? -1 : 0;
+}
+
 int kx_stage_kvc(kx_stage_ctx *ctx)
 {
     const kx_config *cfg = ctx->cfg;
     char *final_dir = kx_path_join(ctx->version_dir, "kvc_features");
     char *staging = kx_asprintf("%s.staging-%ld", final_dir, (long)getpid());
     kptable_source ks = {ctx->version_dir, ctx->cfg->parallel_workers, NULL};
-    kx_kvc_source src = {&ks, kpsrc_open, kpsrc_next, kpsrc_close};
+    kx_kvc_source src = {&ks, kpsrc_open, kpsrc_next, kpsrc_close, kpsrc_scan_keys};
     kx_table_opts mapped = {cfg->out_parquet, cfg->out_csv, cfg->parquet_compression,
                             cfg->parquet_row_group_rows, "keypairs_mapped", cfg->parallel_workers};
     /* sequences.parquet is always written (it is the non-Python way to read the

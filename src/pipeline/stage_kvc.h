@@ -22,6 +22,8 @@ enum {
                            * ids, key1/key2, valid, key1 press/release */
 };
 
+struct kx_kvc_keys;
+
 typedef struct kx_kvc_source {
     void *ctx;
     /* (Re)starts at the first user; called once per pass (KX_KVC_PASS_*). A source may leave
@@ -31,6 +33,11 @@ typedef struct kx_kvc_source {
     /* Next user's rows in table order: 1 and *out filled (caller frees), 0 at end, -1. */
     int (*next_user)(void *ctx, kx_user_keypairs *out, kx_err *err);
     void (*close)(void *ctx);
+    /* Optional (NULL: pass 1 goes through open/next_user): pass 1 in one call, without
+     * building users. Adds every non-missing key1/key2 value of every row to keys
+     * (kx_kvc_keys_add), sets *rows to the row count and *users to the number of distinct
+     * user ids, and fails if the rows are not sorted by user_id. */
+    int (*scan_keys)(void *ctx, struct kx_kvc_keys *keys, int64_t *rows, int64_t *users, kx_err *err);
 } kx_kvc_source;
 
 typedef struct kx_kvc_opts {
