@@ -10,6 +10,8 @@
  */
 #include "pipeline/stage_kvc.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,11 +106,13 @@ typedef struct pass2 {
     kx_pqr *kp_pq;         /* keypairs.parquet, whose chunks keypairs_mapped.parquet copies */
     kx_pqc *mapped_pq;     /* keypairs_mapped.parquet as a copy of kp_pq + 2 columns, or NULL */
     kx_tw *mapped_csv;     /* CSV side fed with copied keypairs.csv lines, or NULL */
-    FILE *kp_csv;          /* the keypairs.csv being copied */
+    int kp_csv;            /* the keypairs.csv being copied, -1 if none */
     const char *kp_csv_path;
-    char *line;            /* getline buffer */
-    size_t line_cap;
+    kx_buf in;             /* its bytes read so far: [in_at, in.len) not consumed yet */
+    size_t in_at;
+    bool in_eof;
     long lineno;
+    kx_buf csv_out;        /* keypairs_mapped.csv bytes of the current user */
     kx_tw *seqtab;
     kx_npy_writer npy[NSPLITS][2]; /* [p-1][0 = train, 1 = test] */
     bool npy_open[NSPLITS][2];
@@ -126,10 +130,10 @@ static void pass2_abort(pass2 *w)
     if (w->mapped_csv) kx_tw_abort(w->mapped_csv);
     if (w->seqtab) kx_tw_abort(w->seqtab);
     w->mapped = w->mapped_csv = w->seqtab = NULL;
-    if (w->kp_csv) fclose(w->kp_csv);
-    w->kp_csv = NULL;
-    free(w->line);
-    w->line = NULL;
+    if (w->kp_csv >= 0) close(w->kp_csv);
+    w->kp_csv = -1;
+    kx_buf_free(&w->in);
+    kx_buf_free(&w->csv_out);
     for (int p = 0; p < NSPLITS; p++)
         for (int t = 0; t < 2; t++)
             if (w->npy_open[p][t]) {
@@ -139,25 +143,79 @@ static void pass2_abort(pass2 *w)
     kx_kvc_seqs_free(&w->seqs);
 }
 
+#define CSV_BLOCK (4u << 20)
+
+/* The next line of keypairs.csv (without its LF) in *line / *len: 1, 0 at the end of the
+ * file, -1 on a read error or a last line without LF (*len = (size_t)-1). Reads blocks of
+ * CSV_BLOCK bytes; a line stays valid until the next call. */
+static int next_kp_line(pass2 *w, const char **line, size_t *len, kx_err *err)
+{
+    for (;;) {
+        const char *p = w->in.data + w->in_at;
+        size_t avail = w->in.len - w->in_at;
+        const char *nl = avail ? memchr(p, '\n', avail) : NULL;
+        if (nl) {
+            *line = p;
+            *len = (size_t)(nl - p);
+            w->in_at += *len + 1;
+            w->lineno++;
+            return 1;
+        }
+        if (w->in_eof) {
+            *len = avail ? (size_t)-1 : 0;
+            return avail ? -1 : 0;
+        }
+        /* keep the partial line, read the next block after it */
+        memmove(w->in.data, p, avail);
+        w->in.len = avail;
+        w->in_at = 0;
+        kx_buf_reserve(&w->in, CSV_BLOCK);
+        ssize_t k;
+        do k = read(w->kp_csv, w->in.data + w->in.len, CSV_BLOCK);
+        while (k < 0 && errno == EINTR);
+        if (k < 0) return kx_fail_errno(err, "cannot read %s", w->kp_csv_path);
+        if (k == 0) w->in_eof = true;
+        w->in.len += (size_t)k;
+        w->in.data[w->in.len] = '\0';
+    }
+}
+
 /* Opens keypairs.csv for copying if it exists and its header is exactly the keypairs
  * header (so its records are this table's rows in this order). Not there: formatting. */
 static int open_kp_copy(pass2 *w, const char *path, kx_err *err)
 {
     if (!kx_is_file(path)) return 0;
-    w->kp_csv = fopen(path, "rb");
-    if (!w->kp_csv) return kx_fail_errno(err, "cannot open %s", path);
+    w->kp_csv = open(path, O_RDONLY | O_CLOEXEC);
+    if (w->kp_csv < 0) return kx_fail_errno(err, "cannot open %s", path);
     w->kp_csv_path = path;
     kx_buf want = KX_BUF_INIT;
     kx_csv_put_header(&want, kx_kp_columns, KX_KP_NCOLS);
-    ssize_t n = getline(&w->line, &w->line_cap, w->kp_csv);
-    w->lineno = 1;
-    bool same = n == (ssize_t)want.len && !memcmp(w->line, want.data, want.len);
+    const char *line = NULL;
+    size_t n = 0;
+    int rc = next_kp_line(w, &line, &n, err);
+    bool same = rc == 1 && n + 1 == want.len && !memcmp(line, want.data, n);
     kx_buf_free(&want);
-    if (!same) { /* not the table we know: format the rows instead */
-        fclose(w->kp_csv);
-        w->kp_csv = NULL;
+    if (!same) { /* not the table we know (or unreadable): format the rows instead */
+        close(w->kp_csv);
+        w->kp_csv = -1;
+        kx_buf_free(&w->in);
+        w->in_at = 0;
+        w->in_eof = false;
     }
     return 0;
+}
+
+/* Decimal text of a key code (−1 … N−1), straight into p; returns the length. */
+static size_t put_code(char *p, int64_t v)
+{
+    if (v >= 0 && v < 10) {
+        p[0] = (char)('0' + v);
+        return 1;
+    }
+    char tmp[24];
+    size_t n = kx_i64_to_chars(v, tmp);
+    memcpy(p, tmp, n);
+    return n;
 }
 
 /* Appends the user's rows to keypairs_mapped.csv: the next u->n lines of keypairs.csv, each
@@ -166,31 +224,37 @@ static int open_kp_copy(pass2 *w, const char *path, kx_err *err)
 static int copy_mapped_csv(pass2 *w, const kx_user_keypairs *u, const int64_t *k1, const int64_t *k2,
                            kx_err *err)
 {
-    kx_buf out = KX_BUF_INIT;
+    kx_buf *out = &w->csv_out;
+    kx_buf_reset(out);
     size_t idlen = strlen(u->user_id);
     int rc = 0;
     for (size_t i = 0; i < u->n && rc == 0; i++) {
-        ssize_t n = getline(&w->line, &w->line_cap, w->kp_csv);
-        w->lineno++;
-        if (n <= 0 || w->line[n - 1] != '\n' || (size_t)n <= idlen || memcmp(w->line, u->user_id, idlen) ||
-            w->line[idlen] != ',') {
+        const char *line = NULL;
+        size_t n = 0;
+        int got = next_kp_line(w, &line, &n, err);
+        if (got < 0 && n != (size_t)-1) return -1; /* read error */
+        if (got <= 0 || n < idlen || memcmp(line, u->user_id, idlen) || line[idlen] != ',') {
             rc = kx_fail(err, "%s line %ld does not match the keypairs table (user %s): the two formats "
-                              "of the table differ", w->kp_csv_path, w->lineno, u->user_id);
+                              "of the table differ", w->kp_csv_path, w->lineno + (got <= 0), u->user_id);
             break;
         }
-        kx_buf_put(&out, w->line, (size_t)n - 1);
-        kx_buf_putc(&out, ',');
-        kx_buf_put_i64(&out, k1[i]);
-        kx_buf_putc(&out, ',');
-        kx_buf_put_i64(&out, k2[i]);
-        kx_buf_putc(&out, '\n');
-        if (out.len > (1u << 20)) {
-            rc = kx_tw_write_csv_bytes(w->mapped_csv, out.data, out.len, err);
-            kx_buf_reset(&out);
+        kx_buf_reserve(out, n + 48);
+        char *p = out->data + out->len;
+        memcpy(p, line, n);
+        p += n;
+        *p++ = ',';
+        p += put_code(p, k1[i]);
+        *p++ = ',';
+        p += put_code(p, k2[i]);
+        *p++ = '\n';
+        out->len = (size_t)(p - out->data);
+        out->data[out->len] = '\0';
+        if (out->len > (1u << 20)) {
+            rc = kx_tw_write_csv_bytes(w->mapped_csv, out->data, out->len, err);
+            kx_buf_reset(out);
         }
     }
-    if (rc == 0) rc = kx_tw_write_csv_bytes(w->mapped_csv, out.data, out.len, err);
-    kx_buf_free(&out);
+    if (rc == 0) rc = kx_tw_write_csv_bytes(w->mapped_csv, out->data, out->len, err);
     return rc;
 }
 
@@ -252,6 +316,7 @@ static int open_mapped_copy(pass2 *w, const kx_table_opts *mo, const char *kp_pa
 static int pass2_open(pass2 *w, const kx_kvc_opts *o, kx_err *err)
 {
     memset(w, 0, sizeof *w);
+    w->kp_csv = -1;
     kx_kvc_seqs_init(&w->seqs);
     memcpy(w->mapped_cols, kx_kp_columns, sizeof kx_kp_columns);
     w->mapped_cols[KX_KP_NCOLS] = (kx_colspec){"key1_mapped", KX_COL_INT64};
@@ -260,7 +325,7 @@ static int pass2_open(pass2 *w, const kx_kvc_opts *o, kx_err *err)
     if (mo.parquet && open_mapped_copy(w, &mo, o->keypairs_parquet, o->out_dir, err) != 0) return -1;
     if (w->mapped_pq) mo.parquet = false;
     if (mo.csv && o->keypairs_csv && open_kp_copy(w, o->keypairs_csv, err) != 0) return -1;
-    if (w->kp_csv) { /* CSV from copied lines; the table writer only writes Parquet */
+    if (w->kp_csv >= 0) { /* CSV from copied lines; the table writer only writes Parquet */
         kx_table_opts co = mo;
         co.parquet = false;
         mo.csv = false;
@@ -394,8 +459,13 @@ static int pass2_commit(pass2 *w, kx_err *err)
             kx_npy_free(&w->npy[p][t]);
             w->npy_open[p][t] = false;
         }
-    if (rc == 0 && w->kp_csv && getline(&w->line, &w->line_cap, w->kp_csv) > 0)
-        rc = kx_fail(err, "%s has more rows than the keypairs table", w->kp_csv_path);
+    if (rc == 0 && w->kp_csv >= 0) {
+        const char *line;
+        size_t n;
+        int more = next_kp_line(w, &line, &n, err);
+        if (more < 0 && n != (size_t)-1) rc = -1;
+        else if (more != 0) rc = kx_fail(err, "%s has more rows than the keypairs table", w->kp_csv_path);
+    }
     if (rc == 0) {
         kx_tw *m = w->mapped, *mc = w->mapped_csv, *s = w->seqtab;
         kx_pqc *mp = w->mapped_pq;
