@@ -150,6 +150,7 @@ static void pass2_abort(pass2 *w)
  * CSV_BLOCK bytes; a line stays valid until the next call. */
 static int next_kp_line(pass2 *w, const char **line, size_t *len, kx_err *err)
 {
+    if (!w->in.data) kx_buf_reserve(&w->in, CSV_BLOCK);
     for (;;) {
         const char *p = w->in.data + w->in_at;
         size_t avail = w->in.len - w->in_at;
@@ -166,7 +167,7 @@ static int next_kp_line(pass2 *w, const char **line, size_t *len, kx_err *err)
             return avail ? -1 : 0;
         }
         /* keep the partial line, read the next block after it */
-        memmove(w->in.data, p, avail);
+        if (avail) memmove(w->in.data, p, avail);
         w->in.len = avail;
         w->in_at = 0;
         kx_buf_reserve(&w->in, CSV_BLOCK);
