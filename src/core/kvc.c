@@ -30,11 +30,11 @@ void kx_kvc_keys_free(kx_kvc_keys *k)
 /* Interns key bytes as later stages see them: keys read back from a table are valid UTF-8
  * already; in-memory keys with invalid bytes get the 04 §1 fallback first, so that the
  * mapping and its JSON agree (and equal strings share one code). */
-static int32_t intern_clean(kx_keytab *t, const kx_key *key)
+static int32_t intern_clean(kx_keytab *t, const char *bytes, size_t len)
 {
-    if (kx_utf8_valid(key->bytes, key->len)) return kx_keytab_intern(t, key->bytes, key->len);
+    if (kx_utf8_valid(bytes, len)) return kx_keytab_intern(t, bytes, len);
     kx_buf b = KX_BUF_INIT;
-    kx_utf8_append_sanitized(&b, key->bytes, key->len);
+    kx_utf8_append_sanitized(&b, bytes, len);
     int32_t id = kx_keytab_intern(t, b.data, b.len);
     kx_buf_free(&b);
     return id;
@@ -50,8 +50,13 @@ void kx_kvc_keys_add_user(kx_kvc_keys *k, const kx_user_keypairs *u)
         if (u->rows[i].key2 >= 0) used[u->rows[i].key2] = 1;
     }
     for (size_t i = 0; i < u->keys.n; i++)
-        if (used[i]) intern_clean(&k->tab, &u->keys.keys[i]);
+        if (used[i]) intern_clean(&k->tab, u->keys.keys[i].bytes, u->keys.keys[i].len);
     free(used);
+}
+
+void kx_kvc_keys_add(kx_kvc_keys *k, const char *bytes, size_t len)
+{
+    intern_clean(&k->tab, bytes, len);
 }
 
 static int key_cmp(const kx_key *a, const kx_key *b)
@@ -101,7 +106,7 @@ int kx_kvc_user_codes(kx_kvc_keys *k, const kx_user_keypairs *u, int64_t *codes,
 {
     size_t n = k->count;
     for (size_t i = 0; i < u->keys.n; i++) {
-        int32_t id = intern_clean(&k->tab, &u->keys.keys[i]);
+        int32_t id = intern_clean(&k->tab, u->keys.keys[i].bytes, u->keys.keys[i].len);
         if ((size_t)id >= n) {
             /* Not seen in pass 1: only possible for a key the user's table has but no row
              * uses (harmless, never looked up), or if the input changed between passes. */

@@ -31,6 +31,9 @@ void kx_kvc_keys_init(kx_kvc_keys *k);
 void kx_kvc_keys_free(kx_kvc_keys *k);
 /* Adds the non-missing key1/key2 values of every row of u (all rows, valid or not). */
 void kx_kvc_keys_add_user(kx_kvc_keys *k, const kx_user_keypairs *u);
+/* Adds one non-missing key value (bytes as stored; the 04 §1 fallback is applied to
+ * invalid UTF-8), for callers that scan key columns without building users. */
+void kx_kvc_keys_add(kx_kvc_keys *k, const char *bytes, size_t len);
 /* Numbers the keys 0 … N−1 in bytewise (unsigned memcmp, shorter prefix first) order. */
 void kx_kvc_keys_finalize(kx_kvc_keys *k);
 size_t kx_kvc_keys_count(const kx_kvc_keys *k);

@@ -100,6 +100,23 @@ int kx_pqw_commit(kx_pqw *w, kx_err *err);
 /* Deletes the temporary file and frees w. */
 void kx_pqw_abort(kx_pqw *w);
 
+/* ==== copying writer (writer_copy.c) =========================================================
+ * A file holding all columns of an open source file (kx_pqr) plus new INT64 columns, same
+ * rows, same row groups: each source column chunk is copied byte for byte (its metadata
+ * re-emitted with rebased offsets), only the new columns are encoded. Values of the new
+ * columns go in in row order (any batch sizes); each source row group is written as soon as
+ * its rows are complete. The source must stay open until commit/abort. New columns: INT64
+ * (REQUIRED or OPTIONAL, dictionary-encoded up to 65,536 distinct values per chunk, else
+ * PLAIN); opts as for kx_pqw (codec of the new columns, key/value metadata, created_by). */
+typedef struct kx_pqr kx_pqr;
+typedef struct kx_pqc kx_pqc;
+kx_pqc *kx_pqc_open(const char *path, kx_pqr *src, const kx_pq_colspec *extra, size_t nextra,
+                    const kx_pqw_opts *opts, kx_err *err);
+int kx_pqc_write(kx_pqc *w, size_t nrows, const kx_pq_values *extra, kx_err *err);
+/* Fails unless exactly the source's row count was written; then as kx_pqw_commit. */
+int kx_pqc_commit(kx_pqc *w, kx_err *err);
+void kx_pqc_abort(kx_pqc *w);
+
 /* ==== reader ================================================================================ */
 
 /* Hard limits against hostile files (a file exceeding them is rejected with a message). */
@@ -121,6 +138,13 @@ typedef struct kx_pq_chunk {
     int64_t num_values, total_uncompressed, total_compressed;
     int64_t data_page_offset, dictionary_page_offset; /* -1 when absent */
     kx_pq_stats stats;
+    /* The chunk's ColumnMetaData struct as stored (Thrift compact bytes, STOP included),
+     * pointing into the reader's footer copy: lets a writer copy the chunk and re-emit its
+     * metadata field for field (writer_copy.c). Its byte range in the file is
+     * [start, start + total_compressed) with start = the dictionary page offset if
+     * present (>= 0), else the data page offset (both validated at open). */
+    const uint8_t *raw_meta;
+    uint32_t raw_meta_len;
 } kx_pq_chunk;
 
 typedef struct kx_pq_rowgroup {
@@ -137,6 +161,8 @@ typedef struct kx_pq_column {
     int int_bits;       /* INTEGER logical type: bit width, signedness */
     bool int_signed;
     int type_length;
+    const uint8_t *raw_schema; /* the SchemaElement as stored (like kx_pq_chunk.raw_meta) */
+    uint32_t raw_schema_len;
 } kx_pq_column;
 
 typedef struct kx_pq_meta {
@@ -172,6 +198,11 @@ kx_pqr *kx_pqr_open(const char *path, kx_err *err);
 /* Reads from memory (not copied; must outlive the reader). name is used in messages. */
 kx_pqr *kx_pqr_open_mem(const void *data, size_t len, const char *name, kx_err *err);
 const kx_pq_meta *kx_pqr_meta(const kx_pqr *r);
+const char *kx_pqr_name(const kx_pqr *r);
+/* The file descriptor of a file reader (-1 for a memory reader): for in-kernel copies. */
+int kx_pqr_fd(const kx_pqr *r);
+/* Reads n raw bytes at offset off (bounds-checked against the file size). */
+int kx_pqr_read_bytes(kx_pqr *r, uint64_t off, void *dst, size_t n, kx_err *err);
 /* Column index by name, -1 if absent. */
 long kx_pqr_find_column(const kx_pqr *r, const char *name);
 /* Decodes column col of row group rg into out (replacing its previous contents). */

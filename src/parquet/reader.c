@@ -85,6 +85,8 @@ typedef struct schema_el {
     int64_t num_children;
     const uint8_t *name;
     uint32_t name_len;
+    const uint8_t *raw; /* the element's Thrift bytes */
+    uint32_t raw_len;
 } schema_el;
 
 static void parse_logical(kx_thr_dec *d, schema_el *s)
@@ -113,7 +115,9 @@ static void parse_logical(kx_thr_dec *d, schema_el *s)
 
 static void parse_schema_el(kx_thr_dec *d, schema_el *s)
 {
+    const uint8_t *raw = s->raw;
     memset(s, 0, sizeof *s);
+    s->raw = raw;
     s->type = -1;
     s->repetition = 0;
     s->converted = -1;
@@ -212,7 +216,10 @@ static void parse_column_chunk(kx_thr_dec *d, kx_pq_chunk *c, bool *external, bo
             *external = true;
             kx_thr_skip(d, t);
         } else if (id == 3 && t == KX_THR_STRUCT) {
+            const uint8_t *at = d->p;
             parse_column_meta(d, c);
+            c->raw_meta = at;
+            c->raw_meta_len = (uint32_t)(d->p - at);
             *has_meta = true;
         } else {
             kx_thr_skip(d, t);
@@ -264,7 +271,11 @@ static int parse_schema(kx_pqr *r, kx_thr_dec *d, int type, kx_err *err)
     if (et != KX_THR_STRUCT || n == 0) return corrupt(r, err, "empty or malformed schema");
     if (n - 1 > KX_PQR_MAX_COLUMNS) return corrupt(r, err, "too many columns");
     schema_el *els = kx_calloc(n, sizeof *els);
-    for (uint32_t i = 0; i < n && !d->failed; i++) parse_schema_el(d, &els[i]);
+    for (uint32_t i = 0; i < n && !d->failed; i++) {
+        els[i].raw = d->p;
+        parse_schema_el(d, &els[i]);
+        els[i].raw_len = (uint32_t)(d->p - els[i].raw);
+    }
     int rc = 0;
     if (d->failed) goto out;
     if (els[0].num_children != (int64_t)n - 1) {
@@ -288,6 +299,8 @@ static int parse_schema(kx_pqr *r, kx_thr_dec *d, int type, kx_err *err)
         c->int_bits = s->int_bits;
         c->int_signed = s->int_signed;
         c->type_length = s->type_length;
+        c->raw_schema = s->raw;
+        c->raw_schema_len = s->raw_len;
     }
 out:
     free(els);
@@ -448,6 +461,15 @@ kx_pqr *kx_pqr_open_mem(const void *data, size_t len, const char *name, kx_err *
 }
 
 const kx_pq_meta *kx_pqr_meta(const kx_pqr *r) { return &r->meta; }
+
+const char *kx_pqr_name(const kx_pqr *r) { return r->name; }
+
+int kx_pqr_fd(const kx_pqr *r) { return r->fd; }
+
+int kx_pqr_read_bytes(kx_pqr *r, uint64_t off, void *dst, size_t n, kx_err *err)
+{
+    return read_at(r, off, dst, n, err);
+}
 
 long kx_pqr_find_column(const kx_pqr *r, const char *name)
 {

@@ -10,6 +10,8 @@
  */
 #include "pipeline/stage_kvc.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,9 @@
 #include "io/fs.h"
 #include "io/json.h"
 #include "io/npy.h"
+#include "io/table_read.h"
+#include "parquet/parquet.h"
+#include "pipeline/config.h"
 #include "pipeline/kptable.h"
 #include "pipeline/stage.h"
 #include "util/mem.h"
@@ -54,8 +59,13 @@ static int check_user_order(const char *prev, const char *uid, bool *is_new, kx_
 
 static int run_pass1(const kx_kvc_source *src, kx_kvc_keys *keys, pass1 *p, kx_err *err)
 {
+    if (src->scan_keys) {
+        if (src->scan_keys(src->ctx, keys, &p->total_keypairs, &p->unique_users, err) != 0) return -1;
+        kx_kvc_keys_finalize(keys);
+        return 0;
+    }
     char prev[KX_UID_LEN + 1] = "";
-    if (src->open(src->ctx, 1, err) != 0) return -1;
+    if (src->open(src->ctx, KX_KVC_PASS_KEYS, err) != 0) return -1;
     int rc;
     for (;;) {
         kx_user_keypairs u;
@@ -92,13 +102,17 @@ static const kx_colspec seq_columns[] = {
 
 typedef struct pass2 {
     kx_colspec mapped_cols[MAPPED_NCOLS];
-    kx_tw *mapped;
+    kx_tw *mapped;         /* formatted keypairs_mapped (the fallback), or NULL */
+    kx_pqr *kp_pq;         /* keypairs.parquet, whose chunks keypairs_mapped.parquet copies */
+    kx_pqc *mapped_pq;     /* keypairs_mapped.parquet as a copy of kp_pq + 2 columns, or NULL */
     kx_tw *mapped_csv;     /* CSV side fed with copied keypairs.csv lines, or NULL */
-    FILE *kp_csv;          /* the keypairs.csv being copied */
+    int kp_csv;            /* the keypairs.csv being copied, -1 if none */
     const char *kp_csv_path;
-    char *line;            /* getline buffer */
-    size_t line_cap;
+    kx_buf in;             /* its bytes read so far: [in_at, in.len) not consumed yet */
+    size_t in_at;
+    bool in_eof;
     long lineno;
+    kx_buf csv_out;        /* keypairs_mapped.csv bytes of the current user */
     kx_tw *seqtab;
     kx_npy_writer npy[NSPLITS][2]; /* [p-1][0 = train, 1 = test] */
     bool npy_open[NSPLITS][2];
@@ -108,14 +122,18 @@ typedef struct pass2 {
 
 static void pass2_abort(pass2 *w)
 {
+    kx_pqc_abort(w->mapped_pq);
+    w->mapped_pq = NULL;
+    kx_pqr_close(w->kp_pq);
+    w->kp_pq = NULL;
     if (w->mapped) kx_tw_abort(w->mapped);
     if (w->mapped_csv) kx_tw_abort(w->mapped_csv);
     if (w->seqtab) kx_tw_abort(w->seqtab);
     w->mapped = w->mapped_csv = w->seqtab = NULL;
-    if (w->kp_csv) fclose(w->kp_csv);
-    w->kp_csv = NULL;
-    free(w->line);
-    w->line = NULL;
+    if (w->kp_csv >= 0) close(w->kp_csv);
+    w->kp_csv = -1;
+    kx_buf_free(&w->in);
+    kx_buf_free(&w->csv_out);
     for (int p = 0; p < NSPLITS; p++)
         for (int t = 0; t < 2; t++)
             if (w->npy_open[p][t]) {
@@ -125,25 +143,80 @@ static void pass2_abort(pass2 *w)
     kx_kvc_seqs_free(&w->seqs);
 }
 
+#define CSV_BLOCK (4u << 20)
+
+/* The next line of keypairs.csv (without its LF) in *line / *len: 1, 0 at the end of the
+ * file, -1 on a read error or a last line without LF (*len = (size_t)-1). Reads blocks of
+ * CSV_BLOCK bytes; a line stays valid until the next call. */
+static int next_kp_line(pass2 *w, const char **line, size_t *len, kx_err *err)
+{
+    if (!w->in.data) kx_buf_reserve(&w->in, CSV_BLOCK);
+    for (;;) {
+        const char *p = w->in.data + w->in_at;
+        size_t avail = w->in.len - w->in_at;
+        const char *nl = avail ? memchr(p, '\n', avail) : NULL;
+        if (nl) {
+            *line = p;
+            *len = (size_t)(nl - p);
+            w->in_at += *len + 1;
+            w->lineno++;
+            return 1;
+        }
+        if (w->in_eof) {
+            *len = avail ? (size_t)-1 : 0;
+            return avail ? -1 : 0;
+        }
+        /* keep the partial line, read the next block after it */
+        if (avail) memmove(w->in.data, p, avail);
+        w->in.len = avail;
+        w->in_at = 0;
+        kx_buf_reserve(&w->in, CSV_BLOCK);
+        ssize_t k;
+        do k = read(w->kp_csv, w->in.data + w->in.len, CSV_BLOCK);
+        while (k < 0 && errno == EINTR);
+        if (k < 0) return kx_fail_errno(err, "cannot read %s", w->kp_csv_path);
+        if (k == 0) w->in_eof = true;
+        w->in.len += (size_t)k;
+        w->in.data[w->in.len] = '\0';
+    }
+}
+
 /* Opens keypairs.csv for copying if it exists and its header is exactly the keypairs
  * header (so its records are this table's rows in this order). Not there: formatting. */
 static int open_kp_copy(pass2 *w, const char *path, kx_err *err)
 {
     if (!kx_is_file(path)) return 0;
-    w->kp_csv = fopen(path, "rb");
-    if (!w->kp_csv) return kx_fail_errno(err, "cannot open %s", path);
+    w->kp_csv = open(path, O_RDONLY | O_CLOEXEC);
+    if (w->kp_csv < 0) return kx_fail_errno(err, "cannot open %s", path);
     w->kp_csv_path = path;
     kx_buf want = KX_BUF_INIT;
     kx_csv_put_header(&want, kx_kp_columns, KX_KP_NCOLS);
-    ssize_t n = getline(&w->line, &w->line_cap, w->kp_csv);
-    w->lineno = 1;
-    bool same = n == (ssize_t)want.len && !memcmp(w->line, want.data, want.len);
+    const char *line = NULL;
+    size_t n = 0;
+    int rc = next_kp_line(w, &line, &n, err);
+    bool same = rc == 1 && n + 1 == want.len && !memcmp(line, want.data, n);
     kx_buf_free(&want);
-    if (!same) { /* not the table we know: format the rows instead */
-        fclose(w->kp_csv);
-        w->kp_csv = NULL;
+    if (!same) { /* not the table we know (or unreadable): format the rows instead */
+        close(w->kp_csv);
+        w->kp_csv = -1;
+        kx_buf_free(&w->in);
+        w->in_at = 0;
+        w->in_eof = false;
     }
     return 0;
+}
+
+/* Decimal text of a key code (−1 … N−1), straight into p; returns the length. */
+static size_t put_code(char *p, int64_t v)
+{
+    if (v >= 0 && v < 10) {
+        p[0] = (char)('0' + v);
+        return 1;
+    }
+    char tmp[24];
+    size_t n = kx_i64_to_chars(v, tmp);
+    memcpy(p, tmp, n);
+    return n;
 }
 
 /* Appends the user's rows to keypairs_mapped.csv: the next u->n lines of keypairs.csv, each
@@ -152,44 +225,108 @@ static int open_kp_copy(pass2 *w, const char *path, kx_err *err)
 static int copy_mapped_csv(pass2 *w, const kx_user_keypairs *u, const int64_t *k1, const int64_t *k2,
                            kx_err *err)
 {
-    kx_buf out = KX_BUF_INIT;
+    kx_buf *out = &w->csv_out;
+    kx_buf_reset(out);
     size_t idlen = strlen(u->user_id);
     int rc = 0;
     for (size_t i = 0; i < u->n && rc == 0; i++) {
-        ssize_t n = getline(&w->line, &w->line_cap, w->kp_csv);
-        w->lineno++;
-        if (n <= 0 || w->line[n - 1] != '\n' || (size_t)n <= idlen || memcmp(w->line, u->user_id, idlen) ||
-            w->line[idlen] != ',') {
+        const char *line = NULL;
+        size_t n = 0;
+        int got = next_kp_line(w, &line, &n, err);
+        if (got < 0 && n != (size_t)-1) return -1; /* read error */
+        if (got <= 0 || n < idlen || memcmp(line, u->user_id, idlen) || line[idlen] != ',') {
             rc = kx_fail(err, "%s line %ld does not match the keypairs table (user %s): the two formats "
-                              "of the table differ", w->kp_csv_path, w->lineno, u->user_id);
+                              "of the table differ", w->kp_csv_path, w->lineno + (got <= 0), u->user_id);
             break;
         }
-        kx_buf_put(&out, w->line, (size_t)n - 1);
-        kx_buf_putc(&out, ',');
-        kx_buf_put_i64(&out, k1[i]);
-        kx_buf_putc(&out, ',');
-        kx_buf_put_i64(&out, k2[i]);
-        kx_buf_putc(&out, '\n');
-        if (out.len > (1u << 20)) {
-            rc = kx_tw_write_csv_bytes(w->mapped_csv, out.data, out.len, err);
-            kx_buf_reset(&out);
+        kx_buf_reserve(out, n + 48);
+        char *p = out->data + out->len;
+        memcpy(p, line, n);
+        p += n;
+        *p++ = ',';
+        p += put_code(p, k1[i]);
+        *p++ = ',';
+        p += put_code(p, k2[i]);
+        *p++ = '\n';
+        out->len = (size_t)(p - out->data);
+        out->data[out->len] = '\0';
+        if (out->len > (1u << 20)) {
+            rc = kx_tw_write_csv_bytes(w->mapped_csv, out->data, out->len, err);
+            kx_buf_reset(out);
         }
     }
-    if (rc == 0) rc = kx_tw_write_csv_bytes(w->mapped_csv, out.data, out.len, err);
-    kx_buf_free(&out);
+    if (rc == 0) rc = kx_tw_write_csv_bytes(w->mapped_csv, out->data, out->len, err);
     return rc;
+}
+
+/* True if the file's columns are the keypairs columns exactly as the table writer writes
+ * them (names, order, physical types, all OPTIONAL, strings annotated UTF8, nothing else
+ * annotated), so that its chunks are what keypairs_mapped would hold. */
+static bool is_keypairs_schema(const kx_pq_meta *m)
+{
+    if (m->ncolumns != KX_KP_NCOLS) return false;
+    for (size_t j = 0; j < KX_KP_NCOLS; j++) {
+        const kx_pq_column *c = &m->columns[j];
+        kx_coltype t = kx_kp_columns[j].type;
+        int want = t == KX_COL_BOOL ? KX_PQ_BOOLEAN : t == KX_COL_INT64 ? KX_PQ_INT64
+                 : t == KX_COL_DOUBLE ? KX_PQ_DOUBLE : KX_PQ_BYTE_ARRAY;
+        bool str = t == KX_COL_STRING;
+        if (strcmp(c->name, kx_kp_columns[j].name) != 0 || c->type != want || c->repetition != 1 ||
+            c->converted_type != (str ? 0 : -1) || c->logical_type != (str ? 1 : -1))
+            return false;
+    }
+    return true;
+}
+
+static int pq_codec(int kx_codec)
+{
+    switch (kx_codec) {
+    case KX_CODEC_SNAPPY: return KX_PQ_CODEC_SNAPPY;
+    case KX_CODEC_NONE: return KX_PQ_CODEC_NONE;
+    default: return KX_PQ_CODEC_ZSTD;
+    }
+}
+
+/* keypairs_mapped.parquet from keypairs.parquet's column chunks (spec 05 §8 step 3: the 20
+ * columns, same rows, same order) plus the two code columns, when that file exists and has
+ * the expected schema; otherwise (0 returned, nothing opened) the rows are formatted. */
+static int open_mapped_copy(pass2 *w, const kx_table_opts *mo, const char *kp_parquet, const char *out_dir,
+                            kx_err *err)
+{
+    if (!kp_parquet || !kx_is_file(kp_parquet)) return 0;
+    w->kp_pq = kx_pqr_open(kp_parquet, err);
+    if (!w->kp_pq) return -1;
+    if (!is_keypairs_schema(kx_pqr_meta(w->kp_pq))) {
+        kx_pqr_close(w->kp_pq);
+        w->kp_pq = NULL;
+        return 0;
+    }
+    static const kx_pq_colspec codes[2] = {
+        {"key1_mapped", KX_PQ_INT64, true, false, true},
+        {"key2_mapped", KX_PQ_INT64, true, false, true},
+    };
+    kx_pq_kv kv[2] = {{"fpd.table", mo->table_name}, {"fpd.schema_version", "1"}};
+    kx_pqw_opts po = {.codec = pq_codec(mo->compression), .kv = mo->table_name ? kv : kv + 1,
+                      .nkv = mo->table_name ? 2 : 1};
+    char *path = kx_path_join(out_dir, "keypairs_mapped.parquet");
+    w->mapped_pq = kx_pqc_open(path, w->kp_pq, codes, 2, &po, err);
+    free(path);
+    return w->mapped_pq ? 0 : -1;
 }
 
 static int pass2_open(pass2 *w, const kx_kvc_opts *o, kx_err *err)
 {
     memset(w, 0, sizeof *w);
+    w->kp_csv = -1;
     kx_kvc_seqs_init(&w->seqs);
     memcpy(w->mapped_cols, kx_kp_columns, sizeof kx_kp_columns);
     w->mapped_cols[KX_KP_NCOLS] = (kx_colspec){"key1_mapped", KX_COL_INT64};
     w->mapped_cols[KX_KP_NCOLS + 1] = (kx_colspec){"key2_mapped", KX_COL_INT64};
     kx_table_opts mo = o->mapped;
+    if (mo.parquet && open_mapped_copy(w, &mo, o->keypairs_parquet, o->out_dir, err) != 0) return -1;
+    if (w->mapped_pq) mo.parquet = false;
     if (mo.csv && o->keypairs_csv && open_kp_copy(w, o->keypairs_csv, err) != 0) return -1;
-    if (w->kp_csv) { /* CSV from copied lines; the table writer only writes Parquet */
+    if (w->kp_csv >= 0) { /* CSV from copied lines; the table writer only writes Parquet */
         kx_table_opts co = mo;
         co.parquet = false;
         mo.csv = false;
@@ -219,22 +356,34 @@ static int pass2_open(pass2 *w, const kx_kvc_opts *o, kx_err *err)
     return 0;
 }
 
-static int write_mapped(pass2 *w, const kx_user_keypairs *u, const int64_t *codes, kx_err *err)
+/* The formatted path: all 22 columns through the table writer. */
+static int write_mapped_formatted(pass2 *w, const kx_user_keypairs *u, const int64_t *k1, const int64_t *k2,
+                                  kx_err *err)
 {
     kx_kp_batch b;
     kx_kp_batch_fill(&b, u);
-    int64_t *k1 = kx_malloc((u->n ? u->n : 1) * sizeof *k1);
-    int64_t *k2 = kx_malloc((u->n ? u->n : 1) * sizeof *k2);
-    kx_kvc_map_rows(u, codes, k1, k2);
     kx_column cols[MAPPED_NCOLS];
     memcpy(cols, b.cols, sizeof b.cols);
     cols[KX_KP_NCOLS] = (kx_column){k1, NULL, false};
     cols[KX_KP_NCOLS + 1] = (kx_column){k2, NULL, false};
-    int rc = w->mapped ? kx_tw_write(w->mapped, u->n, cols, err) : 0;
+    int rc = kx_tw_write(w->mapped, u->n, cols, err);
+    kx_kp_batch_free(&b);
+    return rc;
+}
+
+static int write_mapped(pass2 *w, const kx_user_keypairs *u, const int64_t *codes, kx_err *err)
+{
+    int64_t *k1 = kx_malloc((u->n ? u->n : 1) * sizeof *k1);
+    int64_t *k2 = kx_malloc((u->n ? u->n : 1) * sizeof *k2);
+    kx_kvc_map_rows(u, codes, k1, k2);
+    int rc = w->mapped ? write_mapped_formatted(w, u, k1, k2, err) : 0;
+    if (rc == 0 && w->mapped_pq) {
+        kx_pq_values v[2] = {{k1, NULL}, {k2, NULL}};
+        rc = kx_pqc_write(w->mapped_pq, u->n, v, err);
+    }
     if (rc == 0 && w->mapped_csv) rc = copy_mapped_csv(w, u, k1, k2, err);
     free(k1);
     free(k2);
-    kx_kp_batch_free(&b);
     return rc;
 }
 
@@ -311,12 +460,21 @@ static int pass2_commit(pass2 *w, kx_err *err)
             kx_npy_free(&w->npy[p][t]);
             w->npy_open[p][t] = false;
         }
-    if (rc == 0 && w->kp_csv && getline(&w->line, &w->line_cap, w->kp_csv) > 0)
-        rc = kx_fail(err, "%s has more rows than the keypairs table", w->kp_csv_path);
+    if (rc == 0 && w->kp_csv >= 0) {
+        const char *line;
+        size_t n;
+        int more = next_kp_line(w, &line, &n, err);
+        if (more < 0 && n != (size_t)-1) rc = -1;
+        else if (more != 0) rc = kx_fail(err, "%s has more rows than the keypairs table", w->kp_csv_path);
+    }
     if (rc == 0) {
         kx_tw *m = w->mapped, *mc = w->mapped_csv, *s = w->seqtab;
+        kx_pqc *mp = w->mapped_pq;
         w->mapped = w->mapped_csv = w->seqtab = NULL;
-        rc = m ? kx_tw_commit(m, err) : 0;
+        w->mapped_pq = NULL;
+        rc = mp ? kx_pqc_commit(mp, err) : 0;
+        if (rc == 0) rc = m ? kx_tw_commit(m, err) : 0;
+        else if (m) kx_tw_abort(m);
         if (rc == 0) rc = mc ? kx_tw_commit(mc, err) : 0;
         else if (mc) kx_tw_abort(mc);
         if (rc == 0) rc = kx_tw_commit(s, err);
@@ -331,7 +489,8 @@ static int run_pass2(const kx_kvc_source *src, const kx_kvc_opts *o, kx_kvc_keys
 {
     pass2 *w = kx_calloc(1, sizeof *w);
     int rc = pass2_open(w, o, err);
-    if (rc == 0) rc = src->open(src->ctx, 2, err);
+    /* Without a formatted keypairs_mapped, pass 2 needs only the sequence fields. */
+    if (rc == 0) rc = src->open(src->ctx, w->mapped ? KX_KVC_PASS_ALL : KX_KVC_PASS_SEQS, err);
     if (rc != 0) {
         pass2_abort(w);
         free(w);
@@ -463,7 +622,11 @@ typedef struct kptable_source {
 static int kpsrc_open(void *ctx, int pass, kx_err *err)
 {
     kptable_source *s = ctx;
-    uint32_t cols = pass == 1 ? KX_KP_COL_KEY1 | KX_KP_COL_KEY2 : KX_KP_COLS_ALL;
+    uint32_t cols = pass == KX_KVC_PASS_KEYS ? KX_KP_COL_KEY1 | KX_KP_COL_KEY2
+                  : pass == KX_KVC_PASS_SEQS ? KX_KP_COL_PLATFORM | KX_KP_COL_VIDEO | KX_KP_COL_SESSION |
+                                                   KX_KP_COL_KEY1 | KX_KP_COL_KEY2 | KX_KP_COL_VALID |
+                                                   KX_KP_COL_K1_PRESS | KX_KP_COL_K1_RELEASE
+                  : KX_KP_COLS_ALL;
     s->t = kx_kptable_open_workers(s->version_dir, cols, s->workers, err);
     return s->t ? 0 : -1;
 }
@@ -481,13 +644,98 @@ static void kpsrc_close(void *ctx)
     s->t = NULL;
 }
 
+/* ---- pass 1 straight from the key columns ----------------------------------------------- */
+
+#define SCAN_CACHE 256
+
+/* Scan state: the previous row's user id (copied: batch memory is replaced). */
+typedef struct scan_state {
+    char prev[KX_UID_LEN + 1];
+    size_t prev_len;
+    const char *prev_ptr; /* where it was in the current batch (NULL: none) */
+    int64_t rows, users;
+    /* key strings already added in this batch, by address (dictionary-decoded columns
+     * repeat one pointer per distinct value; a miss just adds again) */
+    struct {
+        const char *ptr;
+        uint32_t len;
+    } seen[SCAN_CACHE];
+} scan_state;
+
+static void scan_key(scan_state *s, kx_kvc_keys *keys, kx_strref k)
+{
+    uintptr_t a = (uintptr_t)k.ptr;
+    size_t slot = ((a >> 3) ^ (a >> 11)) & (SCAN_CACHE - 1);
+    if (s->seen[slot].ptr == k.ptr && s->seen[slot].len == k.len && k.ptr) return;
+    kx_kvc_keys_add(keys, k.ptr, k.len);
+    s->seen[slot].ptr = k.ptr;
+    s->seen[slot].len = k.len;
+}
+
+/* A row's user id: counts a new user, rejects a decreasing one (same rules as pass 1 over
+ * users: bytewise order, a shorter prefix first). */
+static int scan_user(scan_state *s, const char *path, kx_strref u, kx_err *err)
+{
+    if (u.ptr == s->prev_ptr && u.len == s->prev_len) return 0;
+    if (u.len > KX_UID_LEN || (u.len && memchr(u.ptr, '\0', u.len)))
+        return kx_fail(err, "%s: invalid user_id in row %lld", path, (long long)s->rows);
+    bool first = s->users == 0;
+    size_t m = u.len < s->prev_len ? u.len : s->prev_len;
+    int c = memcmp(u.ptr, s->prev, m);
+    if (c == 0) c = (u.len > s->prev_len) - (u.len < s->prev_len);
+    if (!first && c < 0)
+        return kx_fail(err, "keypairs table is not sorted by user_id (%.*s after %s)", (int)u.len, u.ptr, s->prev);
+    if (first || c != 0) s->users++;
+    memcpy(s->prev, u.ptr, u.len);
+    s->prev[u.len] = '\0';
+    s->prev_len = u.len;
+    s->prev_ptr = u.ptr;
+    return 0;
+}
+
+static int kpsrc_scan_keys(void *ctx, kx_kvc_keys *keys, int64_t *rows, int64_t *users, kx_err *err)
+{
+    kptable_source *ks = ctx;
+    static const kx_colspec want[3] = {{"user_id", KX_COL_STRING}, {"key1", KX_COL_STRING}, {"key2", KX_COL_STRING}};
+    char *dir = kx_path_join(ks->version_dir, "keypairs");
+    kx_table_reader *tr = kx_tr_open_workers(dir, "keypairs", want, 3, ks->workers, err);
+    free(dir);
+    if (!tr) return -1;
+    scan_state *s = kx_calloc(1, sizeof *s);
+    long n;
+    kx_column c[3];
+    while ((n = kx_tr_next(tr, c, err)) > 0) {
+        const kx_strref *uid = c[0].values, *k1 = c[1].values, *k2 = c[2].values;
+        s->prev_ptr = NULL;
+        memset(s->seen, 0, sizeof s->seen);
+        for (long i = 0; i < n; i++, s->rows++) {
+            if (c[0].valid && !c[0].valid[i]) {
+                n = kx_fail(err, "%s: invalid user_id in row %lld", kx_tr_path(tr), (long long)s->rows);
+                break;
+            }
+            if (scan_user(s, kx_tr_path(tr), uid[i], err) != 0) {
+                n = -1;
+                break;
+            }
+            if (!c[1].valid || c[1].valid[i]) scan_key(s, keys, k1[i]);
+            if (!c[2].valid || c[2].valid[i]) scan_key(s, keys, k2[i]);
+        }
+        if (n < 0) break;
+    }
+    *rows = s->rows;
+    *users = s->users;
+    free(s);
+    kx_tr_close(tr);
+    return n < 0 ? -1 : 0;
+}
+
 int kx_stage_kvc(kx_stage_ctx *ctx)
 {
     const kx_config *cfg = ctx->cfg;
     char *final_dir = kx_path_join(ctx->version_dir, "kvc_features");
     char *staging = kx_asprintf("%s.staging-%ld", final_dir, (long)getpid());
     kptable_source ks = {ctx->version_dir, ctx->cfg->parallel_workers, NULL};
-    kx_kvc_source src = {&ks, kpsrc_open, kpsrc_next, kpsrc_close};
+    kx_kvc_source src = {&ks, kpsrc_open, kpsrc_next, kpsrc_close, kpsrc_scan_keys};
     kx_table_opts mapped = {cfg->out_parquet, cfg->out_csv, cfg->parquet_compression,
                             cfg->parquet_row_group_rows, "keypairs_mapped", cfg->parallel_workers};
     /* sequences.parquet is always written (it is the non-Python way to read the
@@ -495,7 +743,8 @@ int kx_stage_kvc(kx_stage_ctx *ctx)
     kx_table_opts seqs = {true, cfg->out_csv, cfg->parquet_compression,
                           cfg->parquet_row_group_rows, "kvc_sequences", cfg->parallel_workers};
     char *kp_csv = kx_path_join(ctx->version_dir, "keypairs/keypairs.csv");
-    kx_kvc_opts o = {staging, ctx->version_id, mapped, seqs, kp_csv};
+    char *kp_parquet = kx_path_join(ctx->version_dir, "keypairs/keypairs.parquet");
+    kx_kvc_opts o = {staging, ctx->version_id, mapped, seqs, kp_csv, kp_parquet};
     json_t *stats = NULL;
     int rc = kx_rmtree(staging, &ctx->err);
     if (rc == 0) rc = kx_kvc_build(&src, &o, &stats, &ctx->err);
@@ -517,5 +766,6 @@ int kx_stage_kvc(kx_stage_ctx *ctx)
     free(staging);
     free(final_dir);
     free(kp_csv);
+    free(kp_parquet);
     return rc;
 }

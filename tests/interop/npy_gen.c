@@ -203,8 +203,8 @@ static int kvc(const char *csv, const char *outdir, const char *formats)
     if (load_csv(csv, &c.users, &c.n) != 0) return 1;
     bool pq = strstr(formats, "parquet") != NULL, cs = strstr(formats, "csv") != NULL;
     kx_kvc_opts o = {outdir, "npy_gen", {pq, cs, 0, 65536, "keypairs_mapped", 2},
-                     {pq, cs, 0, 65536, "kvc_sequences", 2}, NULL};
-    kx_kvc_source src = {&c, s_open, s_next, s_close};
+                     {pq, cs, 0, 65536, "kvc_sequences", 2}, NULL, NULL};
+    kx_kvc_source src = {&c, s_open, s_next, s_close, NULL};
     json_t *stats = NULL;
     kx_err err;
     int rc = kx_kvc_build(&src, &o, &stats, &err);
