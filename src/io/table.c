@@ -24,6 +24,9 @@ struct kx_tw {
     kx_pool *pool;         /* opts.workers > 1: created at the first parallel batch */
     kx_err *slot_err;      /* per pool slot: message of its lowest failing Parquet column */
     size_t *slot_fail;     /* per pool slot: that column, or SIZE_MAX */
+    kx_buf flushing;       /* CSV bytes written to the file by a pool item (parallel path) */
+    int flush_rc;
+    kx_err flush_err;
 };
 
 /* Parquet side hooks, implemented next to the Parquet writer (table_parquet.c). */
@@ -120,6 +123,7 @@ static void free_parallel(kx_tw *w)
     for (size_t k = 0; k < w->nchunks_cap; k++) kx_buf_free(&w->chunks[k]);
     free(w->chunks);
     kx_pool_destroy(w->pool);
+    kx_buf_free(&w->flushing);
     free(w->slot_err);
     free(w->slot_fail);
 }
@@ -135,9 +139,11 @@ static int flush_csv(kx_tw *w, kx_err *err)
 /* Parallel batch writing (opts.workers > 1), on the writer's persistent pool (kx_pool: one
  * wake-up per segment, not thread creation — kvc and keypairs write one batch per user).
  * A batch is cut at Parquet row group ends into segments (kx_pq_sink_segment_rows); the
- * work items of a segment are its CSV chunks (consecutive row ranges formatted into their
- * own buffers, appended afterwards in row order) followed by its Parquet columns (each
- * encoded on the item's pool slot). Every item touches only its own state, so the bytes are
+ * work items of a segment are: the file write of the CSV bytes buffered so far (when over
+ * 1 MiB; they precede everything formatted in this segment, so writing them concurrently
+ * keeps the byte order), its CSV chunks (consecutive row ranges formatted into their own
+ * buffers, appended afterwards in row order) and its Parquet columns (each encoded on the
+ * item's pool slot). Every item touches only its own state, so the bytes are
  * those of the sequential writer. Small batches stay sequential (a wake-up would dominate). */
 #define CSV_CHUNK_ROWS 2048
 #define MIN_CSV_CHUNK_ROWS 256
@@ -148,7 +154,8 @@ typedef struct seg_job {
     kx_tw *w;
     const kx_column *cols;
     size_t from, nrows;   /* the segment: rows [from, from + nrows) of cols */
-    size_t nchunks;       /* CSV chunks: items [0, nchunks) */
+    size_t nflush;        /* 1: item 0 writes w->flushing to the CSV file */
+    size_t nchunks;       /* CSV chunks: items [nflush, nflush + nchunks) */
     size_t chunk_rows;
 } seg_job;
 
@@ -174,6 +181,11 @@ static void csv_chunk(seg_job *j, size_t index)
 static void seg_item(void *arg, size_t index, int slot)
 {
     seg_job *j = arg;
+    if (index < j->nflush) {
+        j->w->flush_rc = kx_afile_write(&j->w->csv, j->w->flushing.data, j->w->flushing.len, &j->w->flush_err);
+        return;
+    }
+    index -= j->nflush;
     if (index < j->nchunks) {
         csv_chunk(j, index);
         return;
@@ -209,16 +221,30 @@ static int write_segment(kx_tw *w, size_t from, size_t n, const kx_column *cols,
         memset(w->chunks + w->nchunks_cap, 0, (j.nchunks - w->nchunks_cap) * sizeof *w->chunks);
         w->nchunks_cap = j.nchunks;
     }
+    if (w->csv_open && w->csvbuf.len > (1u << 20)) { /* hand the buffered bytes to item 0 */
+        kx_buf t = w->flushing;
+        w->flushing = w->csvbuf;
+        w->csvbuf = t;
+        kx_buf_reset(&w->csvbuf);
+        j.nflush = 1;
+        w->flush_rc = 0;
+    }
     int slots = kx_pool_slots(w->pool);
     for (int k = 0; k < slots; k++) w->slot_fail[k] = SIZE_MAX;
-    kx_pool_run(w->pool, j.nchunks + (w->pq ? w->ncols : 0), seg_item, &j);
-    int rc = 0;
+    kx_pool_run(w->pool, j.nflush + j.nchunks + (w->pq ? w->ncols : 0), seg_item, &j);
     for (size_t k = 0; k < j.nchunks; k++) {
         kx_buf_put(&w->csvbuf, w->chunks[k].data, w->chunks[k].len);
         kx_buf_reset(&w->chunks[k]);
-        if (rc == 0 && w->csvbuf.len > (1u << 20) && flush_csv(w, err) != 0) rc = -1;
     }
-    if (rc != 0 || !w->pq) return rc;
+    if (j.nflush) {
+        w->csv_flushed += (int64_t)w->flushing.len;
+        kx_buf_reset(&w->flushing);
+        if (w->flush_rc != 0) {
+            if (err) *err = w->flush_err;
+            return -1;
+        }
+    }
+    if (!w->pq) return 0;
     int first = -1; /* the slot whose failing column is the lowest */
     for (int k = 0; k < slots; k++)
         if (w->slot_fail[k] != SIZE_MAX && (first < 0 || w->slot_fail[k] < w->slot_fail[first])) first = k;
