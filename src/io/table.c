@@ -10,6 +10,12 @@
 #include "util/mem.h"
 #include "util/pool.h"
 
+/* CSV chunks of one parallel segment, in row order. */
+typedef struct chunk_set {
+    kx_buf *bufs;
+    size_t n, cap;
+} chunk_set;
+
 struct kx_tw {
     const kx_colspec *cols;
     size_t ncols;
@@ -19,14 +25,14 @@ struct kx_tw {
     kx_buf csvbuf;
     int64_t csv_flushed;   /* CSV bytes already handed to the file */
     struct kx_pq_sink *pq; /* Parquet side; see table_parquet.c */
-    kx_buf *chunks;        /* CSV chunk buffers of parallel writes, reused across batches */
-    size_t nchunks_cap;
+    /* parallel path (see write_parallel) */
     kx_pool *pool;         /* opts.workers > 1: created at the first parallel batch */
     kx_err *slot_err;      /* per pool slot: message of its lowest failing Parquet column */
     size_t *slot_fail;     /* per pool slot: that column, or SIZE_MAX */
-    kx_buf flushing;       /* CSV bytes written to the file by a pool item (parallel path) */
-    int flush_rc;
-    kx_err flush_err;
+    chunk_set sets[2];     /* CSV chunk buffers, reused: one is formatted while the other is written */
+    int pending;           /* the set holding formatted CSV rows not yet written, or -1 */
+    int write_rc;          /* the write item's result */
+    kx_err write_err;
 };
 
 /* Parquet side hooks, implemented next to the Parquet writer (table_parquet.c). */
@@ -88,6 +94,7 @@ kx_tw *kx_tw_open(const char *dir, const char *base, const kx_colspec *cols, siz
     w->cols = cols;
     w->ncols = ncols;
     w->opts = *opts;
+    w->pending = -1;
     if (opts->csv) {
         char *name = kx_asprintf("%s.csv", base);
         char *path = kx_path_join(dir, name);
@@ -117,13 +124,14 @@ kx_tw *kx_tw_open(const char *dir, const char *base, const kx_colspec *cols, siz
     return w;
 }
 
-/* Frees the parallel-writing state (CSV chunk buffers, pool). */
+/* Frees the parallel-writing state (pool, CSV chunk buffers). */
 static void free_parallel(kx_tw *w)
 {
-    for (size_t k = 0; k < w->nchunks_cap; k++) kx_buf_free(&w->chunks[k]);
-    free(w->chunks);
+    for (int s = 0; s < 2; s++) {
+        for (size_t k = 0; k < w->sets[s].cap; k++) kx_buf_free(&w->sets[s].bufs[k]);
+        free(w->sets[s].bufs);
+    }
     kx_pool_destroy(w->pool);
-    kx_buf_free(&w->flushing);
     free(w->slot_err);
     free(w->slot_fail);
 }
@@ -136,15 +144,41 @@ static int flush_csv(kx_tw *w, kx_err *err)
     return rc;
 }
 
+/* CSV byte order: the file, then the pending chunk set, then csvbuf — and csvbuf is empty
+ * while a set is pending (settle_pending moves the set into csvbuf before anything else is
+ * appended to it). */
+static size_t pending_bytes(const kx_tw *w)
+{
+    size_t n = 0;
+    if (w->pending >= 0)
+        for (size_t k = 0; k < w->sets[w->pending].n; k++) n += w->sets[w->pending].bufs[k].len;
+    return n;
+}
+
+static void settle_pending(kx_tw *w)
+{
+    if (w->pending < 0) return;
+    chunk_set *set = &w->sets[w->pending];
+    for (size_t k = 0; k < set->n; k++) {
+        kx_buf_put(&w->csvbuf, set->bufs[k].data, set->bufs[k].len);
+        kx_buf_reset(&set->bufs[k]);
+    }
+    set->n = 0;
+    w->pending = -1;
+}
+
 /* Parallel batch writing (opts.workers > 1), on the writer's persistent pool (kx_pool: one
  * wake-up per segment, not thread creation — kvc and keypairs write one batch per user).
  * A batch is cut at Parquet row group ends into segments (kx_pq_sink_segment_rows); the
- * work items of a segment are: the file write of the CSV bytes buffered so far (when over
- * 1 MiB; they precede everything formatted in this segment, so writing them concurrently
- * keeps the byte order), its CSV chunks (consecutive row ranges formatted into their own
- * buffers, appended afterwards in row order) and its Parquet columns (each encoded on the
- * item's pool slot). Every item touches only its own state, so the bytes are
- * those of the sequential writer. Small batches stay sequential (a wake-up would dominate). */
+ * work items of a segment are:
+ *   - the file write of the CSV rows formatted by the previous segment (the pending chunk
+ *     set; or the bytes in csvbuf: header, sequential batches). They precede everything
+ *     formatted now, so writing them concurrently keeps the byte order, and the main thread
+ *     never copies chunks into one buffer;
+ *   - its CSV chunks (consecutive row ranges formatted into the other set's buffers);
+ *   - its Parquet columns (each encoded on the item's pool slot).
+ * Every item touches only its own state, so the bytes are those of the sequential writer.
+ * Small batches stay sequential (a wake-up would dominate). */
 #define CSV_CHUNK_ROWS 2048
 #define MIN_CSV_CHUNK_ROWS 256
 #define MAX_CSV_CHUNKS 64
@@ -154,8 +188,8 @@ typedef struct seg_job {
     kx_tw *w;
     const kx_column *cols;
     size_t from, nrows;   /* the segment: rows [from, from + nrows) of cols */
-    size_t nflush;        /* 1: item 0 writes w->flushing to the CSV file */
-    size_t nchunks;       /* CSV chunks: items [nflush, nflush + nchunks) */
+    size_t nwrite;        /* 1: item 0 writes the pending set (or csvbuf) to the CSV file */
+    chunk_set *out;       /* CSV chunks: items [nwrite, nwrite + out->n) */
     size_t chunk_rows;
 } seg_job;
 
@@ -174,24 +208,42 @@ static void csv_chunk(seg_job *j, size_t index)
         part[c].valid = in->valid ? in->valid + from : NULL;
         part[c].nan_is_null = in->nan_is_null;
     }
-    kx_csv_put_rows(&j->w->chunks[index], j->w->cols, j->w->ncols, n, part);
+    /* format into a local copy of the buffer header: the headers of neighbouring chunks
+     * share cache lines, and updating them from two threads per field would make every
+     * append a cache miss (false sharing) */
+    kx_buf b = j->out->bufs[index];
+    kx_csv_put_rows(&b, j->w->cols, j->w->ncols, n, part);
+    j->out->bufs[index] = b;
     free(part);
+}
+
+static void write_item(kx_tw *w)
+{
+    int rc = 0;
+    if (w->pending >= 0) {
+        const chunk_set *set = &w->sets[w->pending];
+        for (size_t k = 0; k < set->n && rc == 0; k++)
+            rc = kx_afile_write(&w->csv, set->bufs[k].data, set->bufs[k].len, &w->write_err);
+    } else {
+        rc = kx_afile_write(&w->csv, w->csvbuf.data, w->csvbuf.len, &w->write_err);
+    }
+    w->write_rc = rc;
 }
 
 static void seg_item(void *arg, size_t index, int slot)
 {
     seg_job *j = arg;
-    if (index < j->nflush) {
-        j->w->flush_rc = kx_afile_write(&j->w->csv, j->w->flushing.data, j->w->flushing.len, &j->w->flush_err);
+    if (index < j->nwrite) {
+        write_item(j->w);
         return;
     }
-    index -= j->nflush;
-    if (index < j->nchunks) {
+    index -= j->nwrite;
+    if (index < j->out->n) {
         csv_chunk(j, index);
         return;
     }
     kx_tw *w = j->w;
-    size_t col = index - j->nchunks;
+    size_t col = index - j->out->n;
     if (w->slot_fail[slot] < col) return; /* a lower column already failed on this slot */
     if (kx_pq_sink_put_column(w->pq, col, j->from, j->nrows, j->cols, slot, &w->slot_err[slot]) != 0)
         w->slot_fail[slot] = col;
@@ -214,35 +266,33 @@ static size_t csv_chunks(const kx_tw *w, size_t n, size_t *chunk_rows)
 
 static int write_segment(kx_tw *w, size_t from, size_t n, const kx_column *cols, kx_err *err)
 {
-    seg_job j = {.w = w, .cols = cols, .from = from, .nrows = n};
-    j.nchunks = csv_chunks(w, n, &j.chunk_rows);
-    if (j.nchunks > w->nchunks_cap) {
-        w->chunks = kx_realloc(w->chunks, j.nchunks * sizeof *w->chunks);
-        memset(w->chunks + w->nchunks_cap, 0, (j.nchunks - w->nchunks_cap) * sizeof *w->chunks);
-        w->nchunks_cap = j.nchunks;
+    chunk_set *out = &w->sets[w->pending == 0 ? 1 : 0];
+    seg_job j = {.w = w, .cols = cols, .from = from, .nrows = n, .out = out};
+    out->n = csv_chunks(w, n, &j.chunk_rows);
+    if (out->n > out->cap) {
+        out->bufs = kx_realloc(out->bufs, out->n * sizeof *out->bufs);
+        memset(out->bufs + out->cap, 0, (out->n - out->cap) * sizeof *out->bufs);
+        out->cap = out->n;
     }
-    if (w->csv_open && w->csvbuf.len > (1u << 20)) { /* hand the buffered bytes to item 0 */
-        kx_buf t = w->flushing;
-        w->flushing = w->csvbuf;
-        w->csvbuf = t;
-        kx_buf_reset(&w->csvbuf);
-        j.nflush = 1;
-        w->flush_rc = 0;
-    }
+    size_t written = pending_bytes(w) + (w->pending < 0 ? w->csvbuf.len : 0);
+    j.nwrite = w->csv_open && written > 0;
+    w->write_rc = 0;
     int slots = kx_pool_slots(w->pool);
     for (int k = 0; k < slots; k++) w->slot_fail[k] = SIZE_MAX;
-    kx_pool_run(w->pool, j.nflush + j.nchunks + (w->pq ? w->ncols : 0), seg_item, &j);
-    for (size_t k = 0; k < j.nchunks; k++) {
-        kx_buf_put(&w->csvbuf, w->chunks[k].data, w->chunks[k].len);
-        kx_buf_reset(&w->chunks[k]);
-    }
-    if (j.nflush) {
-        w->csv_flushed += (int64_t)w->flushing.len;
-        kx_buf_reset(&w->flushing);
-        if (w->flush_rc != 0) {
-            if (err) *err = w->flush_err;
-            return -1;
+    kx_pool_run(w->pool, j.nwrite + out->n + (w->pq ? w->ncols : 0), seg_item, &j);
+    if (j.nwrite) {
+        w->csv_flushed += (int64_t)written;
+        if (w->pending >= 0) {
+            chunk_set *done = &w->sets[w->pending];
+            for (size_t k = 0; k < done->n; k++) kx_buf_reset(&done->bufs[k]);
+            done->n = 0;
         }
+        kx_buf_reset(&w->csvbuf);
+    }
+    w->pending = out->n ? (int)(out - w->sets) : -1;
+    if (w->write_rc != 0) {
+        if (err) *err = w->write_err;
+        return -1;
     }
     if (!w->pq) return 0;
     int first = -1; /* the slot whose failing column is the lowest */
@@ -279,6 +329,7 @@ int kx_tw_write(kx_tw *w, size_t nrows, const kx_column *cols, kx_err *err)
 {
     int par = write_parallel(w, nrows, cols, err);
     if (par != 0) return par < 0 ? -1 : 0;
+    settle_pending(w);
     if (w->csv_open) {
         kx_csv_put_rows(&w->csvbuf, w->cols, w->ncols, nrows, cols);
         if (w->csvbuf.len > (1u << 20) && flush_csv(w, err) != 0) return -1;
@@ -289,12 +340,13 @@ int kx_tw_write(kx_tw *w, size_t nrows, const kx_column *cols, kx_err *err)
 
 int64_t kx_tw_csv_pos(const kx_tw *w)
 {
-    return w->csv_open ? w->csv_flushed + (int64_t)w->csvbuf.len : -1;
+    return w->csv_open ? w->csv_flushed + (int64_t)pending_bytes(w) + (int64_t)w->csvbuf.len : -1;
 }
 
 int kx_tw_write_csv_bytes(kx_tw *w, const void *p, size_t n, kx_err *err)
 {
     if (!w->csv_open || w->pq) return kx_fail(err, "raw CSV rows need a CSV-only table writer");
+    settle_pending(w);
     kx_buf_put(&w->csvbuf, p, n);
     if (w->csvbuf.len > (1u << 20)) return flush_csv(w, err);
     return 0;
@@ -303,6 +355,7 @@ int kx_tw_write_csv_bytes(kx_tw *w, const void *p, size_t n, kx_err *err)
 int kx_tw_commit(kx_tw *w, kx_err *err)
 {
     int rc = 0;
+    settle_pending(w);
     if (w->csv_open) {
         if (flush_csv(w, err) != 0) {
             kx_afile_abort(&w->csv);

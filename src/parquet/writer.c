@@ -196,14 +196,17 @@ typedef struct colw {
      * kx_pqw_end_segment to write it: dictionary page, then data pages (in pages) */
     kx_buf dictpage;
     chunk_rec rec; /* offsets are filled when written */
+    char pad[64];  /* the next column's hot fields never share a cache line with this one's */
 } colw;
 
 /* Scratch of one worker slot: page body, compressed body, page header, zstd context.
  * Slot k is used by one thread at a time, so columns encoded concurrently never share it;
  * the bytes produced do not depend on which slot encoded a column. */
 typedef struct scratch {
+    char pad0[64]; /* keeps the hot buffer headers of two slots off a shared cache line */
     kx_buf body, comp, hdr;
     void *zctx;
+    char pad1[64];
 } scratch;
 
 struct kx_pqw {
