@@ -42,8 +42,9 @@ typedef struct kx_table_opts {
     int compression;        /* KX_CODEC_* of pipeline/config.h */
     int64_t row_group_rows; /* Parquet row group size */
     const char *table_name; /* footer key fpd.table, e.g. "keypairs" */
-    int workers;            /* threads for formatting/encoding a batch; 0/1 = sequential.
-                               The files are byte-identical for every value. */
+    int workers;            /* threads for formatting/encoding a batch (a pool kept by the
+                               writer: CSV chunks and one item per Parquet column); 0/1 =
+                               sequential. The files are byte-identical for every value. */
 } kx_table_opts;
 
 typedef struct kx_tw kx_tw;

@@ -5,6 +5,11 @@
  * valid[i] == 0, and a double is also null when it is not finite (the CSV writer prints
  * NaN/±inf as an empty field, so both formats agree; 04 §5). Strings go through the UTF-8
  * fallback rule (04 §1) exactly like CSV. Strings and INT64 columns try dictionary encoding.
+ *
+ * A batch is written by segments (rows within one row group, kx_pqw_segment_rows); each
+ * column of a segment is one independent item — its null mask / UTF-8 fix-up (per column
+ * scratch) and its encoding (kx_pqw_put_column on a worker slot) — so kx_tw can run the
+ * columns on several threads, next to its CSV chunks.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -20,6 +25,11 @@ struct kx_pq_sink;
 struct kx_pq_sink *kx_pq_sink_open(const char *path, const kx_colspec *cols, size_t ncols,
                                    const kx_table_opts *opts, kx_err *err);
 int kx_pq_sink_write(struct kx_pq_sink *s, size_t nrows, const kx_column *cols, kx_err *err);
+void kx_pq_sink_reserve(struct kx_pq_sink *s, size_t nrows);
+size_t kx_pq_sink_segment_rows(const struct kx_pq_sink *s, size_t nrows);
+int kx_pq_sink_put_column(struct kx_pq_sink *s, size_t j, size_t from, size_t n, const kx_column *cols, int slot,
+                          kx_err *err);
+int kx_pq_sink_end_segment(struct kx_pq_sink *s, size_t n, kx_err *err);
 int kx_pq_sink_commit(struct kx_pq_sink *s, kx_err *err);
 void kx_pq_sink_abort(struct kx_pq_sink *s);
 
@@ -27,7 +37,6 @@ struct kx_pq_sink {
     kx_pqw *w;
     const kx_colspec *cols;
     size_t ncols;
-    kx_pq_values *vals;
     uint8_t **valid;      /* per column scratch (doubles) */
     kx_pq_bytes **strs;   /* per column scratch (strings) */
     size_t cap;           /* rows the scratch arrays hold */
@@ -70,6 +79,7 @@ struct kx_pq_sink *kx_pq_sink_open(const char *path, const kx_colspec *cols, siz
         .row_group_rows = opts->row_group_rows,
         .kv = opts->table_name ? kv : kv + 1,
         .nkv = opts->table_name ? 2 : 1,
+        .workers = opts->workers,
     };
     kx_pqw *w = kx_pqw_open(path, specs, ncols, &po, err);
     free(specs);
@@ -78,14 +88,14 @@ struct kx_pq_sink *kx_pq_sink_open(const char *path, const kx_colspec *cols, siz
     s->w = w;
     s->cols = cols;
     s->ncols = ncols;
-    s->vals = kx_calloc(ncols ? ncols : 1, sizeof *s->vals);
     s->valid = kx_calloc(ncols ? ncols : 1, sizeof *s->valid);
     s->strs = kx_calloc(ncols ? ncols : 1, sizeof *s->strs);
     s->arena = kx_calloc(ncols ? ncols : 1, sizeof *s->arena);
     return s;
 }
 
-static void reserve_rows(struct kx_pq_sink *s, size_t nrows)
+/* Sizes the per-column scratch for a batch of nrows (before its columns run in parallel). */
+void kx_pq_sink_reserve(struct kx_pq_sink *s, size_t nrows)
 {
     if (nrows <= s->cap) return;
     for (size_t j = 0; j < s->ncols; j++) {
@@ -99,14 +109,14 @@ static void reserve_rows(struct kx_pq_sink *s, size_t nrows)
     s->cap = nrows;
 }
 
-/* Doubles: null also when not finite (NaN, ±inf), as in CSV. */
-static const uint8_t *double_valid(uint8_t *scratch, const kx_column *c, size_t n)
+/* Doubles: null also when not finite (NaN, ±inf), as in CSV. Rows [from, end). */
+static const uint8_t *double_valid(uint8_t *scratch, const kx_column *c, size_t from, size_t end)
 {
     const double *v = c->values;
     bool any = c->valid != NULL;
-    for (size_t i = 0; i < n && !any; i++) any = !isfinite(v[i]);
+    for (size_t i = from; i < end && !any; i++) any = !isfinite(v[i]);
     if (!any) return NULL;
-    for (size_t i = 0; i < n; i++) scratch[i] = (uint8_t)((!c->valid || c->valid[i]) && isfinite(v[i]));
+    for (size_t i = from; i < end; i++) scratch[i] = (uint8_t)((!c->valid || c->valid[i]) && isfinite(v[i]));
     return scratch;
 }
 
@@ -124,9 +134,10 @@ static bool utf8_valid_fast(const char *p, size_t n)
     return i == n || kx_utf8_valid(p + i, n - i);
 }
 
-/* Strings: valid UTF-8 is passed through; otherwise the sanitized copy (at most 2 bytes
- * per input byte) lives in this column's arena, reserved up front so it never moves. */
-static void strings(kx_buf *arena, kx_pq_bytes *out, const kx_column *c, size_t n)
+/* Strings of rows [from, end): valid UTF-8 is passed through; otherwise the sanitized copy
+ * (at most 2 bytes per input byte) lives in this column's arena, reserved up front so it
+ * never moves. */
+static void strings(kx_buf *arena, kx_pq_bytes *out, const kx_column *c, size_t from, size_t end)
 {
     const kx_strref *in = c->values;
     size_t need = 0;
@@ -134,7 +145,7 @@ static void strings(kx_buf *arena, kx_pq_bytes *out, const kx_column *c, size_t 
      * interned key), checked once */
     const char *ok_ptr = NULL;
     uint32_t ok_len = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = from; i < end; i++) {
         bool present = !c->valid || c->valid[i];
         out[i].ptr = present ? in[i].ptr : NULL;
         out[i].len = present ? in[i].len : 0;
@@ -150,7 +161,7 @@ static void strings(kx_buf *arena, kx_pq_bytes *out, const kx_column *c, size_t 
     kx_buf_reset(arena);
     if (!need) return;
     kx_buf_reserve(arena, need);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = from; i < end; i++) {
         if (out[i].ptr || !(!c->valid || c->valid[i]) || in[i].len == 0) continue;
         size_t at = arena->len;
         kx_utf8_append_sanitized(arena, in[i].ptr, in[i].len);
@@ -159,20 +170,43 @@ static void strings(kx_buf *arena, kx_pq_bytes *out, const kx_column *c, size_t 
     }
 }
 
+size_t kx_pq_sink_segment_rows(const struct kx_pq_sink *s, size_t nrows)
+{
+    return kx_pqw_segment_rows(s->w, nrows);
+}
+
+/* Column j of rows [from, from + n) of the batch cols: maps it (touching only column j's
+ * scratch) and encodes it on worker slot `slot`. */
+int kx_pq_sink_put_column(struct kx_pq_sink *s, size_t j, size_t from, size_t n, const kx_column *cols, int slot,
+                          kx_err *err)
+{
+    const kx_column *c = &cols[j];
+    kx_pq_values v = {c->values, c->valid};
+    if (s->cols[j].type == KX_COL_DOUBLE) v.valid = double_valid(s->valid[j], c, from, from + n);
+    if (s->cols[j].type == KX_COL_STRING) {
+        strings(&s->arena[j], s->strs[j], c, from, from + n);
+        v.values = s->strs[j];
+    }
+    return kx_pqw_put_column(s->w, j, from, n, &v, slot, err);
+}
+
+int kx_pq_sink_end_segment(struct kx_pq_sink *s, size_t n, kx_err *err)
+{
+    return kx_pqw_end_segment(s->w, n, err);
+}
+
+/* Sequential batch: the same segments and columns, in order, on slot 0. */
 int kx_pq_sink_write(struct kx_pq_sink *s, size_t nrows, const kx_column *cols, kx_err *err)
 {
-    reserve_rows(s, nrows);
-    for (size_t j = 0; j < s->ncols; j++) {
-        const kx_column *c = &cols[j];
-        s->vals[j].values = c->values;
-        s->vals[j].valid = c->valid;
-        if (s->cols[j].type == KX_COL_DOUBLE) s->vals[j].valid = double_valid(s->valid[j], c, nrows);
-        if (s->cols[j].type == KX_COL_STRING) {
-            strings(&s->arena[j], s->strs[j], c, nrows);
-            s->vals[j].values = s->strs[j];
-        }
+    kx_pq_sink_reserve(s, nrows);
+    for (size_t done = 0; done < nrows;) {
+        size_t n = kx_pq_sink_segment_rows(s, nrows - done);
+        for (size_t j = 0; j < s->ncols; j++)
+            if (kx_pq_sink_put_column(s, j, done, n, cols, 0, err) != 0) return -1;
+        if (kx_pq_sink_end_segment(s, n, err) != 0) return -1;
+        done += n;
     }
-    return kx_pqw_write(s->w, nrows, s->vals, err);
+    return 0;
 }
 
 static void free_sink(struct kx_pq_sink *s)
@@ -185,7 +219,6 @@ static void free_sink(struct kx_pq_sink *s)
     free(s->arena);
     free(s->valid);
     free(s->strs);
-    free(s->vals);
     free(s);
 }
 

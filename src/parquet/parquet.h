@@ -79,6 +79,8 @@ typedef struct kx_pqw_opts {
     const char *created_by;  /* NULL → "keyetl version <v> (build <id>)" */
     const kx_pq_kv *kv;      /* footer key/value metadata (may be NULL) */
     size_t nkv;
+    int workers;             /* encoding threads / worker slots; ≤ 1 → sequential. The file
+                                is byte-identical for every value. */
 } kx_pqw_opts;
 
 /* One column of a batch: values points to nrows elements of uint8_t (BOOLEAN, 0/1),
@@ -94,7 +96,26 @@ typedef struct kx_pqw kx_pqw;
 /* Creates the file (under a temporary name). The specs are copied. */
 kx_pqw *kx_pqw_open(const char *path, const kx_pq_colspec *cols, size_t ncols,
                     const kx_pqw_opts *opts, kx_err *err);
+/* Appends nrows rows. With opts.workers > 1, the columns of large batches are encoded on
+ * the writer's own threads (created at the first such batch). On failure the message is
+ * that of the lowest failing column; the writer must then be aborted. */
 int kx_pqw_write(kx_pqw *w, size_t nrows, const kx_pq_values *cols, kx_err *err);
+
+/* Parallel writing driven by the caller (kx_tw mixes Parquet columns with CSV chunks on one
+ * pool). kx_pqw_write is exactly this loop:
+ *     while rows remain:
+ *         n = kx_pqw_segment_rows(w, rows left)          never crosses a row group end
+ *         kx_pqw_put_column(w, j, from, n, &cols[j], slot, err) for every column j — in any
+ *             order, concurrently for distinct columns on distinct slots < kx_pqw_slots(w)
+ *         kx_pqw_end_segment(w, n, err)                  after all columns; sequential
+ * put_column encodes rows [from, from + n) of one batch column (indexes into cols[j]) and,
+ * when the segment completes the row group, seals the column's chunk. end_segment writes a
+ * completed row group to the file. After any failure the writer must be aborted. */
+size_t kx_pqw_segment_rows(const kx_pqw *w, size_t nrows);
+int kx_pqw_slots(const kx_pqw *w); /* opts.workers, at least 1 */
+int kx_pqw_put_column(kx_pqw *w, size_t col, size_t from, size_t n, const kx_pq_values *v, int slot,
+                      kx_err *err);
+int kx_pqw_end_segment(kx_pqw *w, size_t n, kx_err *err);
 /* Flushes the last row group, writes the footer, renames into place, frees w (always). */
 int kx_pqw_commit(kx_pqw *w, kx_err *err);
 /* Deletes the temporary file and frees w. */

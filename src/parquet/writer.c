@@ -4,6 +4,14 @@
  * Each column chunk: [dictionary page] data page* — pages are encoded and compressed as the
  * rows arrive and buffered per column until the row group is full, then every column's chunk
  * is written in column order. Memory is thus bounded by one row group of encoded pages.
+ *
+ * Parallelism: everything a column chunk needs (current page, dictionary, statistics, encoded
+ * pages) lives in its colw, and the page scratch (body / compressed body / header / zstd
+ * context) is per worker slot, so the columns of a segment (rows that do not cross a row
+ * group end) are encoded concurrently; a column whose segment completes the row group also
+ * seals its chunk (last page, dictionary page, statistics) in parallel. Only the file writes,
+ * in column order, are sequential (kx_pqw_end_segment). Each column's bytes depend only on
+ * that column's values, so the file is the same for every worker count.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -15,6 +23,7 @@
 #include "parquet/parquet.h"
 #include "parquet/pq_internal.h"
 #include "util/mem.h"
+#include "util/pool.h"
 
 #ifndef KEYETL_VERSION
 #define KEYETL_VERSION "0.0.0"
@@ -183,7 +192,22 @@ typedef struct colw {
     int64_t imin, imax;
     double dmin, dmax;
     kx_buf smin, smax;
+    /* the chunk sealed when a segment completed the row group (seal_chunk), waiting for
+     * kx_pqw_end_segment to write it: dictionary page, then data pages (in pages) */
+    kx_buf dictpage;
+    chunk_rec rec; /* offsets are filled when written */
+    char pad[64];  /* the next column's hot fields never share a cache line with this one's */
 } colw;
+
+/* Scratch of one worker slot: page body, compressed body, page header, zstd context.
+ * Slot k is used by one thread at a time, so columns encoded concurrently never share it;
+ * the bytes produced do not depend on which slot encoded a column. */
+typedef struct scratch {
+    char pad0[64]; /* keeps the hot buffer headers of two slots off a shared cache line */
+    kx_buf body, comp, hdr;
+    void *zctx;
+    char pad1[64];
+} scratch;
 
 struct kx_pqw {
     kx_afile file;
@@ -196,9 +220,12 @@ struct kx_pqw {
     char *created_by;
     kx_pq_kv *kv;
     size_t nkv;
-    void *zctx;
     uint64_t offset;
-    kx_buf body, comp, hdr;
+    scratch *scr;    /* nslots */
+    int nslots;      /* opts.workers, at least 1 */
+    kx_pool *pool;   /* kx_pqw_write's threads (created at its first large batch) */
+    kx_err *slot_err; /* per slot: message of its lowest failing column (parallel writes) */
+    size_t *slot_fail; /* per slot: that column, or SIZE_MAX */
     chunk_rec *recs; /* nrg * ncols */
     int64_t *rg_nrows;
     size_t nrg, caprg;
@@ -268,7 +295,8 @@ kx_pqw *kx_pqw_open(const char *path, const kx_pq_colspec *cols, size_t ncols,
         w->kv[i].key = kx_strdup(opts->kv[i].key);
         w->kv[i].value = opts->kv[i].value ? kx_strdup(opts->kv[i].value) : NULL;
     }
-    if (w->codec == KX_PQ_CODEC_ZSTD) w->zctx = ZSTD_createCCtx();
+    w->nslots = opts->workers > 1 ? opts->workers : 1;
+    w->scr = kx_calloc((size_t)w->nslots, sizeof *w->scr);
     if (write_bytes(w, "PAR1", 4, err) != 0) {
         kx_pqw_abort(w);
         return NULL;
@@ -286,6 +314,9 @@ static void colw_free(colw *c)
     kx_buf_free(&c->pages);
     kx_buf_free(&c->smin);
     kx_buf_free(&c->smax);
+    kx_buf_free(&c->dictpage);
+    free(c->rec.min);
+    free(c->rec.max);
 }
 
 static void free_writer(kx_pqw *w)
@@ -305,10 +336,16 @@ static void free_writer(kx_pqw *w)
     free(w->kv);
     free(w->created_by);
     free(w->path);
-    if (w->zctx) ZSTD_freeCCtx(w->zctx);
-    kx_buf_free(&w->body);
-    kx_buf_free(&w->comp);
-    kx_buf_free(&w->hdr);
+    kx_pool_destroy(w->pool);
+    for (int k = 0; k < w->nslots; k++) {
+        if (w->scr[k].zctx) ZSTD_freeCCtx(w->scr[k].zctx);
+        kx_buf_free(&w->scr[k].body);
+        kx_buf_free(&w->scr[k].comp);
+        kx_buf_free(&w->scr[k].hdr);
+    }
+    free(w->scr);
+    free(w->slot_err);
+    free(w->slot_fail);
     free(w);
 }
 
@@ -326,22 +363,23 @@ static void put_u32le(kx_buf *b, uint32_t v)
     kx_buf_put(b, x, 4);
 }
 
-/* Appends page header + compressed body (w->body) to out. page_type 0 data, 2 dictionary. */
-static int emit_page(kx_pqw *w, kx_buf *out, int page_type, size_t num_values, int encoding,
-                     int64_t *unc_total, kx_err *err)
+/* Appends page header + compressed body (sc->body) to out. page_type 0 data, 2 dictionary. */
+static int emit_page(const kx_pqw *w, scratch *sc, kx_buf *out, int page_type, size_t num_values,
+                     int encoding, int64_t *unc_total, kx_err *err)
 {
-    if (w->body.len > INT32_MAX || num_values > INT32_MAX)
+    if (sc->body.len > INT32_MAX || num_values > INT32_MAX)
         return kx_fail(err, "cannot write %s: page too large", w->path);
-    kx_buf_reset(&w->comp);
-    if (kx_pq_compress(w->codec, w->zlevel, w->zctx, w->body.data, w->body.len, &w->comp, err) != 0)
+    kx_buf_reset(&sc->comp);
+    if (w->codec == KX_PQ_CODEC_ZSTD && !sc->zctx) sc->zctx = ZSTD_createCCtx();
+    if (kx_pq_compress(w->codec, w->zlevel, sc->zctx, sc->body.data, sc->body.len, &sc->comp, err) != 0)
         return -1;
-    if (w->comp.len > INT32_MAX) return kx_fail(err, "cannot write %s: page too large", w->path);
-    kx_buf_reset(&w->hdr);
+    if (sc->comp.len > INT32_MAX) return kx_fail(err, "cannot write %s: page too large", w->path);
+    kx_buf_reset(&sc->hdr);
     kx_thr_enc e;
-    kx_thr_enc_init(&e, &w->hdr);
+    kx_thr_enc_init(&e, &sc->hdr);
     kx_thr_i32(&e, 1, page_type);
-    kx_thr_i32(&e, 2, (int32_t)w->body.len);
-    kx_thr_i32(&e, 3, (int32_t)w->comp.len);
+    kx_thr_i32(&e, 2, (int32_t)sc->body.len);
+    kx_thr_i32(&e, 3, (int32_t)sc->comp.len);
     if (page_type == 0) {
         kx_thr_struct_begin(&e, 5);
         kx_thr_i32(&e, 1, (int32_t)num_values);
@@ -355,35 +393,35 @@ static int emit_page(kx_pqw *w, kx_buf *out, int page_type, size_t num_values, i
         kx_thr_i32(&e, 2, KX_PQ_ENC_PLAIN);
         kx_thr_struct_end(&e);
     }
-    kx_buf_putc(&w->hdr, KX_THR_STOP);
-    kx_buf_put(out, w->hdr.data, w->hdr.len);
-    kx_buf_put(out, w->comp.data, w->comp.len);
-    *unc_total += (int64_t)(w->hdr.len + w->body.len);
+    kx_buf_putc(&sc->hdr, KX_THR_STOP);
+    kx_buf_put(out, sc->hdr.data, sc->hdr.len);
+    kx_buf_put(out, sc->comp.data, sc->comp.len);
+    *unc_total += (int64_t)(sc->hdr.len + sc->body.len);
     return 0;
 }
 
-static int flush_page(kx_pqw *w, colw *c, kx_err *err)
+static int flush_page(const kx_pqw *w, colw *c, scratch *sc, kx_err *err)
 {
     if (c->page_rows == 0) return 0;
-    kx_buf_reset(&w->body);
+    kx_buf_reset(&sc->body);
     if (c->spec.optional) {
-        put_u32le(&w->body, 0);
-        size_t at = w->body.len;
-        kx_rle_encode_u8(&w->body, c->defs, c->ndefs, 1);
-        uint32_t n = (uint32_t)(w->body.len - at);
-        memcpy(w->body.data + at - 4, (uint8_t[4]){(uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16), (uint8_t)(n >> 24)}, 4);
+        put_u32le(&sc->body, 0);
+        size_t at = sc->body.len;
+        kx_rle_encode_u8(&sc->body, c->defs, c->ndefs, 1);
+        uint32_t n = (uint32_t)(sc->body.len - at);
+        memcpy(sc->body.data + at - 4, (uint8_t[4]){(uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16), (uint8_t)(n >> 24)}, 4);
     }
     int enc = KX_PQ_ENC_PLAIN;
     if (c->dict_mode && c->d.n > 0) {
         enc = KX_PQ_ENC_RLE_DICTIONARY;
         int bw = kx_bit_width((uint32_t)(c->d.n - 1));
         if (bw == 0) bw = 1;
-        kx_buf_putc(&w->body, (char)bw);
-        kx_rle_encode(&w->body, c->idx, c->nidx, bw);
+        kx_buf_putc(&sc->body, (char)bw);
+        kx_rle_encode(&sc->body, c->idx, c->nidx, bw);
     } else {
-        kx_buf_put(&w->body, c->vals.data, c->vals.len);
+        kx_buf_put(&sc->body, c->vals.data, c->vals.len);
     }
-    if (emit_page(w, &c->pages, 0, c->page_rows, enc, &c->unc_total, err) != 0) return -1;
+    if (emit_page(w, sc, &c->pages, 0, c->page_rows, enc, &c->unc_total, err) != 0) return -1;
     c->encodings |= 1u << enc;
     c->num_values += (int64_t)c->page_rows;
     c->ndefs = c->nidx = c->page_rows = c->page_nonnull = 0;
@@ -481,7 +519,7 @@ static void stat_new_entry(colw *c, const void *v)
 }
 
 /* Adds one non-null value: dictionary index if possible, else PLAIN. */
-static int put_value(kx_pqw *w, colw *c, const void *v, kx_err *err)
+static int put_value(const kx_pqw *w, colw *c, scratch *sc, const void *v, kx_err *err)
 {
     /* Fixed-width values that are mostly distinct (timestamps) gain nothing from a dictionary
      * and cost a hash probe each: once it holds DICT_PROBE_MIN entries and more than half of
@@ -489,7 +527,7 @@ static int put_value(kx_pqw *w, colw *c, const void *v, kx_err *err)
      * full (the page is finished before this row). Depends only on the data: deterministic. */
     if (c->dict_mode && c->spec.type != KX_PQ_BYTE_ARRAY && c->d.n >= DICT_PROBE_MIN &&
         c->d.n * 2 > c->dict_values) {
-        if (flush_page(w, c, err) != 0) return -1;
+        if (flush_page(w, c, sc, err) != 0) return -1;
         c->dict_mode = false;
         c->last_ok = false;
     }
@@ -525,7 +563,7 @@ static int put_value(kx_pqw *w, colw *c, const void *v, kx_err *err)
             return 0;
         }
         /* Dictionary full: finish this page with indices, PLAIN for the rest of the chunk. */
-        if (flush_page(w, c, err) != 0) return -1;
+        if (flush_page(w, c, sc, err) != 0) return -1;
         c->dict_mode = false;
         c->last_ok = false;
     }
@@ -544,8 +582,8 @@ static size_t value_size(int type)
     }
 }
 
-static int write_column(kx_pqw *w, colw *c, size_t from, size_t n, const kx_pq_values *v,
-                        kx_err *err)
+static int write_column(const kx_pqw *w, colw *c, scratch *sc, size_t from, size_t n,
+                        const kx_pq_values *v, kx_err *err)
 {
     size_t vs = value_size(c->spec.type);
     const char *vals = v->values;
@@ -554,7 +592,7 @@ static int write_column(kx_pqw *w, colw *c, size_t from, size_t n, const kx_pq_v
         bool present = !c->spec.optional || !v->valid || v->valid[i];
         /* value first: a dictionary fallback may flush the page before this row */
         if (present) {
-            if (put_value(w, c, vals + i * vs, err) != 0) return -1;
+            if (put_value(w, c, sc, vals + i * vs, err) != 0) return -1;
             c->page_nonnull++;
         } else {
             c->nulls++;
@@ -565,7 +603,7 @@ static int write_column(kx_pqw *w, colw *c, size_t from, size_t n, const kx_pq_v
         }
         c->page_rows++;
         if (page_estimate(c) >= w->page_bytes || c->page_rows >= MAX_PAGE_VALUES) {
-            if (flush_page(w, c, err) != 0) return -1;
+            if (flush_page(w, c, sc, err) != 0) return -1;
         }
     }
     return 0;
@@ -602,9 +640,47 @@ static void encode_stat_value(colw *c, bool is_min, uint8_t **out, uint32_t *len
     *len = n;
 }
 
-static int flush_row_group(kx_pqw *w, kx_err *err)
+/* Finishes column c's chunk of the current row group (its last page, dictionary page,
+ * statistics) into c->pages / c->dictpage / c->rec, and resets the chunk state for the next
+ * group. Touches only c and sc, so columns can be sealed concurrently. */
+static int seal_chunk(const kx_pqw *w, colw *c, scratch *sc, kx_err *err)
 {
-    if (w->rg_rows == 0) return 0;
+    if (flush_page(w, c, sc, err) != 0) return -1;
+    chunk_rec *r = &c->rec;
+    memset(r, 0, sizeof *r);
+    int64_t unc = c->unc_total;
+    kx_buf_reset(&c->dictpage);
+    if (c->encodings & (1u << KX_PQ_ENC_RLE_DICTIONARY)) {
+        kx_buf_reset(&sc->body);
+        kx_buf_put(&sc->body, c->d.plain.data, c->d.plain.len);
+        if (emit_page(w, sc, &c->dictpage, 2, c->d.n, KX_PQ_ENC_PLAIN, &unc, err) != 0) return -1;
+        c->encodings |= 1u << KX_PQ_ENC_PLAIN;
+    }
+    r->total_uncompressed = unc;
+    r->num_values = c->num_values;
+    r->nulls = c->nulls;
+    r->encodings = c->encodings | (1u << KX_PQ_ENC_RLE);
+    r->has_minmax = c->has_minmax;
+    if (c->has_minmax) {
+        encode_stat_value(c, true, &r->min, &r->minlen);
+        encode_stat_value(c, false, &r->max, &r->maxlen);
+    }
+    /* reset the chunk state (pages and dictpage are emptied once written) */
+    dict_reset(&c->d);
+    c->last_ok = false;
+    c->dict_mode = c->spec.dictionary;
+    c->dict_values = 0;
+    c->unc_total = c->num_values = c->nulls = 0;
+    c->encodings = 0;
+    c->has_minmax = false;
+    kx_buf_reset(&c->smin);
+    kx_buf_reset(&c->smax);
+    return 0;
+}
+
+/* Writes every column's sealed chunk, in column order, and records the row group. */
+static int write_row_group(kx_pqw *w, kx_err *err)
+{
     if (w->nrg == w->caprg) {
         size_t cap = w->caprg;
         w->rg_nrows = kx_grow(w->rg_nrows, &cap, w->nrg + 1, sizeof *w->rg_nrows);
@@ -616,50 +692,89 @@ static int flush_row_group(kx_pqw *w, kx_err *err)
     for (size_t j = 0; j < w->ncols; j++) {
         colw *c = &w->cols[j];
         chunk_rec *r = &recs[j];
-        if (flush_page(w, c, err) != 0) return -1;
-        r->file_offset = (int64_t)w->offset;
-        r->dict_page_offset = -1;
+        *r = c->rec; /* takes over min / max */
+        memset(&c->rec, 0, sizeof c->rec);
         int64_t start = (int64_t)w->offset;
-        int64_t unc = c->unc_total;
-        if (c->encodings & (1u << KX_PQ_ENC_RLE_DICTIONARY)) {
-            kx_buf dictpage = KX_BUF_INIT;
-            kx_buf_reset(&w->body);
-            kx_buf_put(&w->body, c->d.plain.data, c->d.plain.len);
-            if (emit_page(w, &dictpage, 2, c->d.n, KX_PQ_ENC_PLAIN, &unc, err) != 0 ||
-                write_bytes(w, dictpage.data, dictpage.len, err) != 0) {
-                kx_buf_free(&dictpage);
-                return -1;
-            }
-            kx_buf_free(&dictpage);
-            r->dict_page_offset = start;
-            c->encodings |= 1u << KX_PQ_ENC_PLAIN;
-        }
+        r->file_offset = start;
+        r->dict_page_offset = c->dictpage.len ? start : -1;
+        if (write_bytes(w, c->dictpage.data, c->dictpage.len, err) != 0) return -1;
         r->data_page_offset = (int64_t)w->offset;
         if (write_bytes(w, c->pages.data, c->pages.len, err) != 0) return -1;
         r->total_compressed = (int64_t)w->offset - start;
-        r->total_uncompressed = unc;
-        r->num_values = c->num_values;
-        r->nulls = c->nulls;
-        r->encodings = c->encodings | (1u << KX_PQ_ENC_RLE);
-        r->has_minmax = c->has_minmax;
-        if (c->has_minmax) {
-            encode_stat_value(c, true, &r->min, &r->minlen);
-            encode_stat_value(c, false, &r->max, &r->maxlen);
-        }
-        /* reset the chunk state */
         kx_buf_reset(&c->pages);
-        dict_reset(&c->d);
-        c->last_ok = false;
-        c->dict_mode = c->spec.dictionary;
-        c->dict_values = 0;
-        c->unc_total = c->num_values = c->nulls = 0;
-        c->encodings = 0;
-        c->has_minmax = false;
-        kx_buf_reset(&c->smin);
-        kx_buf_reset(&c->smax);
+        kx_buf_reset(&c->dictpage);
     }
     w->total_rows += w->rg_rows;
     w->rg_rows = 0;
+    return 0;
+}
+
+/* ---- segments (see parquet.h: parallel writing) ------------------------------------------- */
+size_t kx_pqw_segment_rows(const kx_pqw *w, size_t nrows)
+{
+    size_t room = (size_t)(w->rg_rows_max - w->rg_rows);
+    return nrows < room ? nrows : room;
+}
+
+int kx_pqw_slots(const kx_pqw *w)
+{
+    return w->nslots;
+}
+
+int kx_pqw_put_column(kx_pqw *w, size_t col, size_t from, size_t n, const kx_pq_values *v, int slot,
+                      kx_err *err)
+{
+    colw *c = &w->cols[col];
+    scratch *sc = &w->scr[slot];
+    if (write_column(w, c, sc, from, n, v, err) != 0) return -1;
+    /* the segment completes the row group: seal this column's chunk here, in parallel */
+    if (w->rg_rows + (int64_t)n >= w->rg_rows_max) return seal_chunk(w, c, sc, err);
+    return 0;
+}
+
+int kx_pqw_end_segment(kx_pqw *w, size_t n, kx_err *err)
+{
+    w->rg_rows += (int64_t)n;
+    if (w->rg_rows >= w->rg_rows_max) return write_row_group(w, err);
+    return 0;
+}
+
+/* A segment's columns on the writer's own pool (kx_pqw_write with workers > 1). */
+typedef struct seg_job {
+    kx_pqw *w;
+    size_t from, n;
+    const kx_pq_values *cols;
+} seg_job;
+
+static void seg_column(void *arg, size_t j, int slot)
+{
+    seg_job *job = arg;
+    kx_pqw *w = job->w;
+    if (w->slot_fail[slot] < j) return; /* a lower column already failed on this slot */
+    if (kx_pqw_put_column(w, j, job->from, job->n, &job->cols[j], slot, &w->slot_err[slot]) != 0)
+        w->slot_fail[slot] = j;
+}
+
+/* Below this many values per segment, waking the pool costs more than it saves. */
+#define MIN_PARALLEL_VALUES 8192
+
+static int write_segment_parallel(kx_pqw *w, size_t from, size_t n, const kx_pq_values *cols, kx_err *err)
+{
+    if (!w->pool) {
+        w->pool = kx_pool_create(w->nslots);
+        w->slot_err = kx_calloc((size_t)w->nslots, sizeof *w->slot_err);
+        w->slot_fail = kx_calloc((size_t)w->nslots, sizeof *w->slot_fail);
+    }
+    for (int k = 0; k < w->nslots; k++) w->slot_fail[k] = SIZE_MAX;
+    seg_job job = {w, from, n, cols};
+    kx_pool_run(w->pool, w->ncols, seg_column, &job);
+    int first = -1; /* the slot whose failing column is the lowest */
+    for (int k = 0; k < w->nslots; k++)
+        if (w->slot_fail[k] != SIZE_MAX && (first < 0 || w->slot_fail[k] < w->slot_fail[first])) first = k;
+    if (first >= 0) {
+        if (err) *err = w->slot_err[first];
+        return -1;
+    }
     return 0;
 }
 
@@ -667,13 +782,15 @@ int kx_pqw_write(kx_pqw *w, size_t nrows, const kx_pq_values *cols, kx_err *err)
 {
     size_t done = 0;
     while (done < nrows) {
-        size_t room = (size_t)(w->rg_rows_max - w->rg_rows);
-        size_t n = nrows - done < room ? nrows - done : room;
-        for (size_t j = 0; j < w->ncols; j++)
-            if (write_column(w, &w->cols[j], done, n, &cols[j], err) != 0) return -1;
-        w->rg_rows += (int64_t)n;
+        size_t n = kx_pqw_segment_rows(w, nrows - done);
+        if (w->nslots > 1 && w->ncols > 1 && n * w->ncols >= MIN_PARALLEL_VALUES) {
+            if (write_segment_parallel(w, done, n, cols, err) != 0) return -1;
+        } else {
+            for (size_t j = 0; j < w->ncols; j++)
+                if (kx_pqw_put_column(w, j, done, n, &cols[j], 0, err) != 0) return -1;
+        }
+        if (kx_pqw_end_segment(w, n, err) != 0) return -1;
         done += n;
-        if (w->rg_rows >= w->rg_rows_max && flush_row_group(w, err) != 0) return -1;
     }
     return 0;
 }
@@ -780,9 +897,18 @@ static void put_footer(kx_buf *out, const kx_pqw *w)
     kx_buf_putc(out, KX_THR_STOP);
 }
 
+/* The last, partial row group (sealed here, sequentially). */
+static int flush_last_row_group(kx_pqw *w, kx_err *err)
+{
+    if (w->rg_rows == 0) return 0;
+    for (size_t j = 0; j < w->ncols; j++)
+        if (seal_chunk(w, &w->cols[j], &w->scr[0], err) != 0) return -1;
+    return write_row_group(w, err);
+}
+
 int kx_pqw_commit(kx_pqw *w, kx_err *err)
 {
-    int rc = flush_row_group(w, err);
+    int rc = flush_last_row_group(w, err);
     if (rc == 0) {
         kx_buf footer = KX_BUF_INIT;
         put_footer(&footer, w);

@@ -190,10 +190,11 @@ static const kx_pq_colspec spec5[5] = {
     {"name", KX_PQ_BYTE_ARRAY, true, true, true},
 };
 
-static int write_sample(const char *path, const sample *x, const kx_pqw_opts *o, size_t batch)
+static int write_sample_spec(const char *path, const kx_pq_colspec *spec, const sample *x, const kx_pqw_opts *o,
+                             size_t batch)
 {
     kx_err err;
-    kx_pqw *w = kx_pqw_open(path, spec5, 5, o, &err);
+    kx_pqw *w = kx_pqw_open(path, spec, 5, o, &err);
     if (!w) return -1;
     for (size_t at = 0; at < x->n || (at == 0 && x->n == 0); at += batch) {
         size_t k = x->n - at < batch ? x->n - at : batch;
@@ -207,6 +208,11 @@ static int write_sample(const char *path, const sample *x, const kx_pqw_opts *o,
         if (x->n == 0) break;
     }
     return kx_pqw_commit(w, &err);
+}
+
+static int write_sample(const char *path, const sample *x, const kx_pqw_opts *o, size_t batch)
+{
+    return write_sample_spec(path, spec5, x, o, batch);
 }
 
 /* Reads every row group back and compares with the sample; returns a failure text or NULL. */
@@ -436,4 +442,112 @@ TEST(parquet_corrupt_inputs)
     /* not Parquet at all */
     CHECK(kx_pqr_open_mem("PAR1xxxxPAR1", 12, "tiny", &err) == NULL);
     CHECK(strstr(err.msg, "tiny") != NULL);
+}
+
+/* ---- parallel writing: the bytes do not depend on the worker count ------------------------------ */
+
+/* Writes x to path with `workers` and returns the file bytes in out (0 on success). */
+static int sample_bytes(const char *path, const kx_pq_colspec *spec, const sample *x, kx_pqw_opts o, int workers,
+                        size_t batch, kx_buf *out)
+{
+    o.workers = workers;
+    kx_err err;
+    int rc = write_sample_spec(path, spec, x, &o, batch);
+    if (rc == 0) rc = kx_read_file(path, out, &err);
+    return rc;
+}
+
+/* REQUIRED and OPTIONAL columns mixed; dictionary on a DOUBLE-free subset. */
+static const kx_pq_colspec spec5_mixed[5] = {
+    {"flag", KX_PQ_BOOLEAN, false, false, false},
+    {"small", KX_PQ_INT32, true, false, false},
+    {"big", KX_PQ_INT64, false, false, true},
+    {"x", KX_PQ_DOUBLE, true, false, true},
+    {"name", KX_PQ_BYTE_ARRAY, false, true, true},
+};
+
+TEST(parquet_writer_workers_byte_identical)
+{
+    /* codecs x (small dictionaries | dictionary limit forces PLAIN fallback | small pages)
+     * x null patterns x two schemas; 20,000 rows in batches of 2,500 (parallel segments of
+     * 12,500 values) and row groups of 3,000 rows, so segments end inside batches and row
+     * groups end inside batches. */
+    const int codecs[] = {KX_PQ_CODEC_NONE, KX_PQ_CODEC_SNAPPY, KX_PQ_CODEC_ZSTD};
+    const int pats[] = {PAT_NONE, PAT_RANDOM, PAT_ALL};
+    char *path1 = tmp_path("w1.parquet"), *pathn = kx_path_join(kx_test_tmpdir(), "wn.parquet");
+    for (int c = 0; c < 3; c++)
+        for (int mode = 0; mode < 3; mode++)
+            for (int p = 0; p < 3; p++)
+                for (int schema = 0; schema < 2; schema++) {
+                    sample x;
+                    sample_make(&x, 20000, pats[p], mode == 0 ? 40 : 20000);
+                    kx_pqw_opts o = {.codec = codecs[c], .row_group_rows = 3000,
+                                     .dict_max_bytes = mode == 1 ? 5000 : 0, .page_bytes = mode == 2 ? 4096 : 0};
+                    const kx_pq_colspec *spec = schema ? spec5_mixed : spec5;
+                    kx_buf ref = KX_BUF_INIT, got = KX_BUF_INIT;
+                    const char *bad = NULL;
+                    if (sample_bytes(path1, spec, &x, o, 1, 2500, &ref) != 0) bad = "write failed (1)";
+                    size_t nrg = 0;
+                    if (!bad && schema == 0) {
+                        bad = verify(path1, &x, &nrg);
+                        if (!bad && nrg != 7) bad = "row group count";
+                    }
+                    for (int workers = 2; workers <= 3 && !bad; workers++) {
+                        kx_buf_reset(&got);
+                        if (sample_bytes(pathn, spec, &x, o, workers, 2500, &got) != 0) bad = "write failed";
+                        else if (got.len != ref.len || memcmp(got.data, ref.data, ref.len) != 0) bad = "bytes differ";
+                        if (bad)
+                            kx_test_fail(__FILE__, __LINE__, "codec %d mode %d pattern %d schema %d workers %d: %s",
+                                         codecs[c], mode, pats[p], schema, workers, bad);
+                    }
+                    if (bad && !kx_test_failed())
+                        kx_test_fail(__FILE__, __LINE__, "codec %d mode %d pattern %d schema %d: %s", codecs[c],
+                                     mode, pats[p], schema, bad);
+                    kx_buf_free(&ref);
+                    kx_buf_free(&got);
+                    sample_free(&x);
+                    if (bad) break;
+                }
+    free(path1);
+    free(pathn);
+}
+
+/* The caller-driven API: columns of each segment in reverse order on changing slots give the
+ * bytes of kx_pqw_write. */
+TEST(parquet_writer_segments_any_column_order)
+{
+    sample x;
+    sample_make(&x, 9000, PAT_RANDOM, 300);
+    kx_pqw_opts o = {.codec = KX_PQ_CODEC_ZSTD, .row_group_rows = 2000, .workers = 3};
+    kx_buf ref = KX_BUF_INIT, got = KX_BUF_INIT;
+    char *seq = tmp_path("seq.parquet"), *path = kx_path_join(kx_test_tmpdir(), "seg.parquet");
+    CHECK_EQ_INT(sample_bytes(seq, spec5, &x, o, 1, 4500, &ref), 0);
+    free(seq);
+    kx_err err;
+    kx_pqw *w = kx_pqw_open(path, spec5, 5, &o, &err);
+    CHECK(w != NULL);
+    CHECK_EQ_INT(kx_pqw_slots(w), 3);
+    int slot = 0, segments = 0;
+    for (size_t at = 0; at < x.n; at += 4500) {
+        kx_pq_values v[5] = {{x.b + at, x.valid + at}, {x.i32 + at, x.valid + at}, {x.i64 + at, x.valid + at},
+                             {x.d + at, x.valid + at}, {x.s + at, x.valid + at}};
+        for (size_t done = 0; done < 4500;) {
+            size_t n = kx_pqw_segment_rows(w, 4500 - done);
+            CHECK(n > 0 && n <= 2000);
+            for (size_t j = 5; j-- > 0; slot = (slot + 1) % 3)
+                CHECK_EQ_INT(kx_pqw_put_column(w, j, done, n, &v[j], slot, &err), 0);
+            CHECK_EQ_INT(kx_pqw_end_segment(w, n, &err), 0);
+            done += n;
+            segments++;
+        }
+    }
+    CHECK_EQ_INT(segments, 6); /* 2000+2000+500 | 1500+2000+1000 */
+    CHECK_EQ_INT(kx_pqw_commit(w, &err), 0);
+    CHECK_EQ_INT(kx_read_file(path, &got, &err), 0);
+    CHECK_EQ_INT(got.len, ref.len);
+    CHECK(memcmp(got.data, ref.data, ref.len) == 0);
+    free(path);
+    kx_buf_free(&ref);
+    kx_buf_free(&got);
+    sample_free(&x);
 }

@@ -189,12 +189,15 @@ TEST(parquet_keypairs_rewrite_size)
     kx_pq_colspecs_free(cols, ncols);
 }
 
-/* Writes a 20,000-row table (all column types, nulls, NaN, non-UTF-8 strings) in batches of
- * 7,000 rows with the given worker count; returns the bytes of <base>.parquet and .csv. */
-static void write_worker_table(const char *dir, const char *base, int workers, bool parquet,
+/* Writes a 60,300-row table (all column types, nulls, NaN, non-UTF-8 strings) in batches of
+ * 7,000 rows (and one of 300, below the parallel threshold) with the given worker count;
+ * returns the bytes of <base>.parquet and .csv. Row groups of 6,000 rows end inside batches;
+ * the CSV (> 1 MiB) is flushed to the file during parallel batches. Checks that
+ * kx_tw_csv_pos after the last batch is the CSV file's size. */
+static void write_worker_table(const char *dir, const char *base, int workers, bool parquet, bool csv_too,
                                kx_buf *pq, kx_buf *csv)
 {
-    enum { N = 20000, BATCH = 7000 };
+    enum { N = 60300, BATCH = 7000 };
     static uint8_t b[N], valid[N];
     static int64_t i64[N];
     static double d[N];
@@ -207,22 +210,29 @@ static void write_worker_table(const char *dir, const char *base, int workers, b
         d[r] = r % 13 == 0 ? NAN : (double)r / 7.0;
         s[r] = (kx_strref){words[r % 5], (uint32_t)strlen(words[r % 5])};
     }
-    kx_table_opts o = {.parquet = parquet, .csv = true, .compression = KX_CODEC_ZSTD,
+    kx_table_opts o = {.parquet = parquet, .csv = csv_too, .compression = KX_CODEC_ZSTD,
                        .row_group_rows = 6000, .table_name = "w", .workers = workers};
     kx_err err;
     kx_tw *w = kx_tw_open(dir, base, cols4, 4, &o, &err);
     CHECK(w != NULL);
-    for (size_t at = 0; at < N; at += BATCH) {
-        size_t n = N - at < BATCH ? N - at : BATCH;
+    for (size_t at = 0, n = 0; at < N; at += n) {
+        n = N - at < BATCH ? N - at : BATCH;
+        if (at == 14000) n = 300; /* a small batch between large ones */
         kx_column c[4] = {{b + at, NULL, false}, {i64 + at, valid + at, false}, {d + at, NULL, true},
                           {s + at, valid + at, false}};
         CHECK_EQ_INT(kx_tw_write(w, n, c, &err), 0);
     }
+    int64_t pos = kx_tw_csv_pos(w);
     CHECK_EQ_INT(kx_tw_commit(w, &err), 0);
-    char *name = kx_asprintf("%s.csv", base), *path = kx_path_join(dir, name);
-    CHECK_EQ_INT(kx_read_file(path, csv, &err), 0);
-    free(name);
-    free(path);
+    char *name, *path;
+    if (csv_too) {
+        name = kx_asprintf("%s.csv", base);
+        path = kx_path_join(dir, name);
+        CHECK_EQ_INT(kx_read_file(path, csv, &err), 0);
+        free(name);
+        free(path);
+        CHECK_EQ_INT(pos, csv->len);
+    }
     if (parquet) {
         name = kx_asprintf("%s.parquet", base);
         path = kx_path_join(dir, name);
@@ -234,19 +244,25 @@ static void write_worker_table(const char *dir, const char *base, int workers, b
 
 TEST(table_writer_workers_byte_identical)
 {
+    /* CSV only, Parquet + CSV, Parquet only; workers 1 (sequential) against 2 and 3 */
     const char *dir = kx_test_tmpdir();
-    for (int parquet = 0; parquet < 2; parquet++) {
-        kx_buf pq1 = KX_BUF_INIT, csv1 = KX_BUF_INIT, pq2 = KX_BUF_INIT, csv2 = KX_BUF_INIT;
-        write_worker_table(dir, "seq", 1, parquet, &pq1, &csv1);
-        write_worker_table(dir, "par", 2, parquet, &pq2, &csv2);
-        CHECK(csv1.len > 200000);
-        CHECK_EQ_INT(csv1.len, csv2.len);
-        CHECK(memcmp(csv1.data, csv2.data, csv1.len) == 0);
-        CHECK_EQ_INT(pq1.len, pq2.len);
-        if (parquet) CHECK(pq1.len > 1000 && memcmp(pq1.data, pq2.data, pq1.len) == 0);
+    for (int fmt = 0; fmt < 3; fmt++) {
+        bool parquet = fmt > 0, csv_too = fmt < 2;
+        kx_buf pq1 = KX_BUF_INIT, csv1 = KX_BUF_INIT;
+        write_worker_table(dir, "seq", 1, parquet, csv_too, &pq1, &csv1);
+        if (csv_too) CHECK(csv1.len > (3u << 19)); /* 1.5 MiB */
+        if (parquet) CHECK(pq1.len > 1000);
+        for (int workers = 2; workers <= 3; workers++) {
+            kx_buf pq2 = KX_BUF_INIT, csv2 = KX_BUF_INIT;
+            write_worker_table(dir, "par", workers, parquet, csv_too, &pq2, &csv2);
+            bool same = csv1.len == csv2.len && (!csv1.len || memcmp(csv1.data, csv2.data, csv1.len) == 0) &&
+                        pq1.len == pq2.len && (!pq1.len || memcmp(pq1.data, pq2.data, pq1.len) == 0);
+            kx_buf_free(&pq2);
+            kx_buf_free(&csv2);
+            if (!same) kx_test_fail(__FILE__, __LINE__, "format %d workers %d: bytes differ", fmt, workers);
+        }
         kx_buf_free(&pq1);
         kx_buf_free(&csv1);
-        kx_buf_free(&pq2);
-        kx_buf_free(&csv2);
+        CHECK(!kx_test_failed());
     }
 }
