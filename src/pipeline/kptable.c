@@ -305,3 +305,197 @@ fail:
     kx_user_keypairs_free(out);
     return -1;
 }
+
+/* ---- column-level reading (kx_kpscan) ------------------------------------------------------- */
+
+#define SCAN_KEY_SLOTS 1024
+
+struct kx_kpscan {
+    kx_table_reader *tr;
+    uint32_t mask;
+    int which[KX_KP_NCOLS];
+    size_t nread;
+    kx_column got[KX_KP_NCOLS];
+    kx_column cols[KX_KP_NCOLS]; /* current batch by column index */
+    const void *arr[KX_KP_NCOLS]; /* what runs point into: values, key ids or NaN copies */
+    long nrows, pos;
+    bool eof;
+    kx_keytab keys;               /* table-wide key ids */
+    int32_t *kid[2];              /* key1 / key2 ids of the batch */
+    double *nan_copy[KX_KP_NCOLS]; /* double columns with nulls: NaN where null */
+    size_t cap;                   /* rows allocated in kid / nan_copy */
+    bool have_group;              /* a group is open (uid/dev below) */
+    char uid[KX_UID_LEN + 1];
+    size_t uid_len;
+    char *dev;
+    size_t dev_len;
+    /* key strings already mapped in this batch, by address (see struct kx_kptable) */
+    struct key_slot kcache[SCAN_KEY_SLOTS];
+};
+
+kx_kpscan *kx_kpscan_open(const char *version_dir, uint32_t mask, int workers, kx_err *err)
+{
+    mask = (mask & KX_KP_COLS_ALL & ~(uint32_t)KX_KP_COL_ERROR) | KX_KP_COL_USER | KX_KP_COL_DEVICE;
+    kx_colspec want[KX_KP_NCOLS];
+    kx_kpscan *s = kx_calloc(1, sizeof *s);
+    s->mask = mask;
+    kx_keytab_init(&s->keys);
+    for (int c = 0; c < KX_KP_NCOLS; c++)
+        if (mask & (1u << c)) {
+            s->which[s->nread] = c;
+            want[s->nread++] = kx_kp_columns[c];
+        }
+    char *dir = kx_path_join(version_dir, "keypairs");
+    s->tr = kx_tr_open_workers(dir, "keypairs", want, s->nread, workers, err);
+    free(dir);
+    if (!s->tr) {
+        kx_kpscan_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+const kx_keytab *kx_kpscan_keys(const kx_kpscan *s) { return &s->keys; }
+
+const char *kx_kpscan_path(const kx_kpscan *s) { return kx_tr_path(s->tr); }
+
+void kx_kpscan_close(kx_kpscan *s)
+{
+    if (!s) return;
+    kx_tr_close(s->tr);
+    kx_keytab_free(&s->keys);
+    free(s->kid[0]);
+    free(s->kid[1]);
+    for (int c = 0; c < KX_KP_NCOLS; c++) free(s->nan_copy[c]);
+    free(s->dev);
+    free(s);
+}
+
+static bool scan_has(const kx_kpscan *s, int c) { return (s->mask >> c) & 1u; }
+
+/* Key ids of column c (C_KEY1 / C_KEY2) for the n rows of the batch. */
+static void scan_key_ids(kx_kpscan *s, int c, int32_t *ids, long n)
+{
+    const kx_column *col = &s->cols[c];
+    const kx_strref *v = col->values;
+    for (long i = 0; i < n; i++) {
+        if (col->valid && !col->valid[i]) {
+            ids[i] = KX_KEY_MISSING;
+            continue;
+        }
+        uintptr_t a = (uintptr_t)v[i].ptr;
+        struct key_slot *slot = &s->kcache[((a >> 3) ^ (a >> 13)) & (SCAN_KEY_SLOTS - 1)];
+        if (slot->ptr != v[i].ptr || slot->len != v[i].len || !v[i].ptr)
+            *slot = (struct key_slot){v[i].ptr, v[i].len, kx_keytab_intern(&s->keys, v[i].ptr, v[i].len)};
+        ids[i] = slot->id;
+    }
+}
+
+/* Batch-wide checks (the per-row ones of convert_row) and the derived arrays. */
+static int scan_prepare(kx_kpscan *s, long n, kx_err *err)
+{
+    static const int never_null[] = {C_USER, C_PLATFORM, C_VIDEO, C_SESSION, C_SEQUENCE,
+                                     C_VALID, C_K1TS, C_OUTLIER, C_DEVICE};
+    for (size_t j = 0; j < sizeof never_null / sizeof never_null[0]; j++) {
+        const kx_column *col = &s->cols[never_null[j]];
+        if (!scan_has(s, never_null[j]) || !col->valid) continue;
+        for (long i = 0; i < n; i++)
+            if (!col->valid[i])
+                return kx_fail(err, "%s: column %s is null in row %ld of a batch", kx_tr_path(s->tr),
+                               kx_kp_columns[never_null[j]].name, i);
+    }
+    for (int c = C_PLATFORM; c <= C_SEQUENCE; c++) {
+        if (!scan_has(s, c)) continue;
+        const int64_t *v = s->cols[c].values;
+        for (long i = 0; i < n; i++)
+            if (v[i] < INT32_MIN || v[i] > INT32_MAX)
+                return kx_fail(err, "%s: %s value %lld is out of range", kx_tr_path(s->tr), kx_kp_columns[c].name,
+                               (long long)v[i]);
+    }
+    if ((size_t)n > s->cap) {
+        s->cap = (size_t)n;
+        for (int k = 0; k < 2; k++) s->kid[k] = kx_realloc(s->kid[k], s->cap * sizeof *s->kid[k]);
+        for (int c = 0; c < KX_KP_NCOLS; c++)
+            if (s->nan_copy[c]) s->nan_copy[c] = kx_realloc(s->nan_copy[c], s->cap * sizeof(double));
+    }
+    memset(s->kcache, 0, sizeof s->kcache); /* batch memory was replaced */
+    for (int c = 0; c < KX_KP_NCOLS; c++) {
+        s->arr[c] = NULL;
+        if (!scan_has(s, c) || c == C_USER || c == C_DEVICE) continue;
+        const kx_column *col = &s->cols[c];
+        if (c == C_KEY1 || c == C_KEY2) {
+            int32_t *ids = s->kid[c - C_KEY1];
+            scan_key_ids(s, c, ids, n);
+            s->arr[c] = ids;
+            continue;
+        }
+        s->arr[c] = col->values;
+        if (kx_kp_columns[c].type != KX_COL_DOUBLE || !col->valid) continue;
+        long first_null = 0;
+        while (first_null < n && col->valid[first_null]) first_null++;
+        if (first_null == n) continue;
+        if (!s->nan_copy[c]) s->nan_copy[c] = kx_malloc((s->cap ? s->cap : 1) * sizeof(double));
+        double *d = s->nan_copy[c];
+        const double *v = col->values;
+        for (long i = 0; i < n; i++) d[i] = col->valid[i] ? v[i] : NAN;
+        s->arr[c] = d;
+    }
+    return 0;
+}
+
+static bool same_ref(kx_strref a, kx_strref b)
+{
+    return a.len == b.len && (a.ptr == b.ptr || a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+/* Opens the group of row i (its user id checked like start_user). */
+static int scan_start_group(kx_kpscan *s, kx_strref uid, kx_strref dev, long i, kx_err *err)
+{
+    if (uid.len > KX_UID_LEN || (uid.len && memchr(uid.ptr, '\0', uid.len)))
+        return kx_fail(err, "%s: invalid user_id in row %ld of a batch", kx_tr_path(s->tr), i);
+    if (uid.len) memcpy(s->uid, uid.ptr, uid.len);
+    s->uid[uid.len] = '\0';
+    s->uid_len = uid.len;
+    free(s->dev);
+    s->dev = kx_strndup(dev.ptr, dev.len);
+    s->dev_len = dev.len;
+    s->have_group = true;
+    return 0;
+}
+
+int kx_kpscan_next(kx_kpscan *s, kx_kp_run *run, kx_err *err)
+{
+    while (s->pos >= s->nrows) {
+        if (s->eof) return 0;
+        long n = kx_tr_next(s->tr, s->got, err);
+        if (n < 0) return -1;
+        for (size_t k = 0; k < s->nread; k++) s->cols[s->which[k]] = s->got[k];
+        s->nrows = n;
+        s->pos = 0;
+        if (n == 0) {
+            s->eof = true;
+            return 0;
+        }
+        if (scan_prepare(s, n, err) != 0) return -1;
+    }
+    const kx_strref *users = s->cols[C_USER].values, *devs = s->cols[C_DEVICE].values;
+    long i = s->pos, j = i + 1;
+    kx_strref u = users[i], d = devs[i];
+    bool cont = s->have_group && same_ref(u, (kx_strref){s->uid, (uint32_t)s->uid_len}) &&
+                same_ref(d, (kx_strref){s->dev, (uint32_t)s->dev_len});
+    if (!cont && scan_start_group(s, u, d, i, err) != 0) return -1;
+    while (j < s->nrows && same_ref(users[j], u) && same_ref(devs[j], d)) j++;
+    memset(run, 0, sizeof *run);
+    run->user_id = s->uid;
+    run->device_type = s->dev;
+    run->new_group = !cont;
+    run->n = (size_t)(j - i);
+    for (int c = 0; c < KX_KP_NCOLS; c++) {
+        if (!s->arr[c]) continue;
+        size_t elem = c == C_KEY1 || c == C_KEY2 ? sizeof(int32_t)
+                    : kx_kp_columns[c].type == KX_COL_BOOL ? 1 : 8;
+        run->col[c] = (const char *)s->arr[c] + (size_t)i * elem;
+    }
+    s->pos = j;
+    return 1;
+}

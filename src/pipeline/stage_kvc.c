@@ -222,21 +222,21 @@ static size_t put_code(char *p, int64_t v)
 /* Appends the user's rows to keypairs_mapped.csv: the next u->n lines of keypairs.csv, each
  * with ",<key1 code>,<key2 code>". Every record of keypairs.csv is one physical line (keys
  * come from LF-split lines; no field holds a LF), and each must start with the user id. */
-static int copy_mapped_csv(pass2 *w, const kx_user_keypairs *u, const int64_t *k1, const int64_t *k2,
+static int copy_mapped_csv(pass2 *w, const char *user_id, size_t nrows, const int64_t *k1, const int64_t *k2,
                            kx_err *err)
 {
     kx_buf *out = &w->csv_out;
     kx_buf_reset(out);
-    size_t idlen = strlen(u->user_id);
+    size_t idlen = strlen(user_id);
     int rc = 0;
-    for (size_t i = 0; i < u->n && rc == 0; i++) {
+    for (size_t i = 0; i < nrows && rc == 0; i++) {
         const char *line = NULL;
         size_t n = 0;
         int got = next_kp_line(w, &line, &n, err);
         if (got < 0 && n != (size_t)-1) return -1; /* read error */
-        if (got <= 0 || n < idlen || memcmp(line, u->user_id, idlen) || line[idlen] != ',') {
+        if (got <= 0 || n < idlen || memcmp(line, user_id, idlen) || line[idlen] != ',') {
             rc = kx_fail(err, "%s line %ld does not match the keypairs table (user %s): the two formats "
-                              "of the table differ", w->kp_csv_path, w->lineno + (got <= 0), u->user_id);
+                              "of the table differ", w->kp_csv_path, w->lineno + (got <= 0), user_id);
             break;
         }
         kx_buf_reserve(out, n + 48);
@@ -381,7 +381,7 @@ static int write_mapped(pass2 *w, const kx_user_keypairs *u, const int64_t *code
         kx_pq_values v[2] = {{k1, NULL}, {k2, NULL}};
         rc = kx_pqc_write(w->mapped_pq, u->n, v, err);
     }
-    if (rc == 0 && w->mapped_csv) rc = copy_mapped_csv(w, u, k1, k2, err);
+    if (rc == 0 && w->mapped_csv) rc = copy_mapped_csv(w, u->user_id, u->n, k1, k2, err);
     free(k1);
     free(k2);
     return rc;
@@ -484,19 +484,108 @@ static int pass2_commit(pass2 *w, kx_err *err)
     return rc;
 }
 
+/* ---- pass 2 over column runs ----------------------------------------------------------------- */
+
+/* Columns pass 2 reads when keypairs_mapped is copied (KX_KVC_PASS_SEQS). */
+#define SEQ_COLS                                                                                   \
+    (KX_KP_COL_PLATFORM | KX_KP_COL_VIDEO | KX_KP_COL_SESSION | KX_KP_COL_KEY1 | KX_KP_COL_KEY2 | \
+     KX_KP_COL_VALID | KX_KP_COL_K1_PRESS | KX_KP_COL_K1_RELEASE)
+
+/* Scan key id -> code, looked up once per key of the scan (-2: not looked up yet). */
+typedef struct scan_codes {
+    int64_t *code;
+    size_t n, cap;
+} scan_codes;
+
+static int64_t code_of_id(scan_codes *sc, kx_kvc_keys *keys, const kx_keytab *tab, int32_t id)
+{
+    if (id < 0) return -1;
+    if ((size_t)id >= sc->n) {
+        sc->code = kx_grow(sc->code, &sc->cap, tab->n, sizeof *sc->code);
+        for (size_t i = sc->n; i < tab->n; i++) sc->code[i] = -2;
+        sc->n = tab->n;
+    }
+    if (sc->code[id] == -2) sc->code[id] = kx_kvc_code_of(keys, tab->keys[id].bytes, tab->keys[id].len);
+    return sc->code[id];
+}
+
+/* Codes of a run's key ids into out; fails if a present key is not in the mapping. */
+static int map_run_keys(scan_codes *sc, kx_kvc_keys *keys, const kx_keytab *tab, const int32_t *ids, size_t n,
+                        int64_t *out, const char *uid, kx_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        int64_t c = code_of_id(sc, keys, tab, ids[i]);
+        if (c < 0 && ids[i] >= 0)
+            return kx_fail(err, "user %s: key not in the key mapping (keypairs table changed "
+                                "during the kvc stage?)", uid);
+        out[i] = c;
+    }
+    return 0;
+}
+
+/* One run: the mapped code columns (copied keypairs_mapped), then its valid rows. */
+static int pass2_run(pass2 *w, kx_kvc_keys *keys, scan_codes *sc, const kx_keytab *tab, const kx_kp_run *r,
+                     size_t group_row, int64_t *k1, int64_t *k2, kx_err *err)
+{
+    if (strcmp(r->user_id, w->seqs.user_id) != 0) { /* a new user (order checked in pass 1) */
+        if (flush_user(w, err) != 0) return -1;
+        kx_kvc_seqs_reset(&w->seqs, r->user_id);
+    }
+    if (map_run_keys(sc, keys, tab, r->col[KX_KPI_KEY1], r->n, k1, r->user_id, err) != 0 ||
+        map_run_keys(sc, keys, tab, r->col[KX_KPI_KEY2], r->n, k2, r->user_id, err) != 0)
+        return -1;
+    if (w->mapped_pq) {
+        kx_pq_values v[2] = {{k1, NULL}, {k2, NULL}};
+        if (kx_pqc_write(w->mapped_pq, r->n, v, err) != 0) return -1;
+    }
+    if (w->mapped_csv && copy_mapped_csv(w, r->user_id, r->n, k1, k2, err) != 0) return -1;
+    kx_kvc_rows rows = {r->n,           r->col[KX_KPI_PLATFORM], r->col[KX_KPI_VIDEO],
+                        r->col[KX_KPI_SESSION], r->col[KX_KPI_VALID], r->col[KX_KPI_K1_PRESS],
+                        r->col[KX_KPI_K1_RELEASE], k1, group_row};
+    return kx_kvc_seqs_add_rows(&w->seqs, &rows, err);
+}
+
+static int scan_pass2(const kx_kvc_source *src, pass2 *w, kx_kvc_keys *keys, kx_err *err)
+{
+    kx_kpscan *scan = src->open_scan(src->ctx, SEQ_COLS, err);
+    if (!scan) return -1;
+    scan_codes sc = {NULL, 0, 0};
+    int64_t *k1 = NULL, *k2 = NULL;
+    size_t cap = 0, cap2 = 0, group_row = 0;
+    kx_kp_run r;
+    int rc;
+    while ((rc = kx_kpscan_next(scan, &r, err)) > 0) {
+        k1 = kx_grow(k1, &cap, r.n, sizeof *k1);
+        k2 = kx_grow(k2, &cap2, r.n, sizeof *k2);
+        if (r.new_group) group_row = 0;
+        if (pass2_run(w, keys, &sc, kx_kpscan_keys(scan), &r, group_row, k1, k2, err) != 0) {
+            rc = -1;
+            break;
+        }
+        group_row += r.n;
+    }
+    free(k1);
+    free(k2);
+    free(sc.code);
+    kx_kpscan_close(scan);
+    return rc;
+}
+
 static int run_pass2(const kx_kvc_source *src, const kx_kvc_opts *o, kx_kvc_keys *keys,
                      kx_kvc_split_stats split[NSPLITS], kx_err *err)
 {
     pass2 *w = kx_calloc(1, sizeof *w);
     int rc = pass2_open(w, o, err);
+    bool by_runs = rc == 0 && !w->mapped && src->open_scan;
+    if (by_runs) rc = scan_pass2(src, w, keys, err);
     /* Without a formatted keypairs_mapped, pass 2 needs only the sequence fields. */
-    if (rc == 0) rc = src->open(src->ctx, w->mapped ? KX_KVC_PASS_ALL : KX_KVC_PASS_SEQS, err);
+    else if (rc == 0) rc = src->open(src->ctx, w->mapped ? KX_KVC_PASS_ALL : KX_KVC_PASS_SEQS, err);
     if (rc != 0) {
         pass2_abort(w);
         free(w);
         return -1;
     }
-    for (;;) {
+    for (; !by_runs;) {
         kx_user_keypairs u;
         kx_user_keypairs_init(&u);
         rc = src->next_user(src->ctx, &u, err);
@@ -504,7 +593,7 @@ static int run_pass2(const kx_kvc_source *src, const kx_kvc_opts *o, kx_kvc_keys
         kx_user_keypairs_free(&u);
         if (rc <= 0) break;
     }
-    src->close(src->ctx);
+    if (!by_runs) src->close(src->ctx);
     if (rc == 0) {
         rc = pass2_commit(w, err); /* emits the last user, so copy the counts after it */
         memcpy(split, w->split, sizeof w->split);
@@ -631,6 +720,12 @@ static int kpsrc_open(void *ctx, int pass, kx_err *err)
     return s->t ? 0 : -1;
 }
 
+static kx_kpscan *kpsrc_open_scan(void *ctx, uint32_t mask, kx_err *err)
+{
+    kptable_source *s = ctx;
+    return kx_kpscan_open(s->version_dir, mask, s->workers, err);
+}
+
 static int kpsrc_next(void *ctx, kx_user_keypairs *out, kx_err *err)
 {
     kptable_source *s = ctx;
@@ -735,7 +830,7 @@ int kx_stage_kvc(kx_stage_ctx *ctx)
     char *final_dir = kx_path_join(ctx->version_dir, "kvc_features");
     char *staging = kx_asprintf("%s.staging-%ld", final_dir, (long)getpid());
     kptable_source ks = {ctx->version_dir, ctx->cfg->parallel_workers, NULL};
-    kx_kvc_source src = {&ks, kpsrc_open, kpsrc_next, kpsrc_close, kpsrc_scan_keys};
+    kx_kvc_source src = {&ks, kpsrc_open, kpsrc_next, kpsrc_close, kpsrc_scan_keys, kpsrc_open_scan};
     kx_table_opts mapped = {cfg->out_parquet, cfg->out_csv, cfg->parquet_compression,
                             cfg->parquet_row_group_rows, "keypairs_mapped", cfg->parallel_workers};
     /* sequences.parquet is always written (it is the non-Python way to read the

@@ -311,7 +311,7 @@ static int run_stage(kx_user_keypairs *users, size_t n, const char *vdir, int cs
     kx_err err;
     if (csv_only) kx_config_set(&cfg, "OUTPUT_FORMATS", "csv", "test", &err);
     mem_src m = {users, n, 0};
-    kx_user_source src = {&m, mem_rewind, mem_next, "memory"};
+    kx_user_source src = {&m, mem_rewind, mem_next, "memory", NULL};
     kx_stage_ctx ctx = kx_test_stage_ctx(&cfg, vdir, NULL);
     int rc = kx_features_run(&ctx, &src);
     json_decref(ctx.stats);

@@ -260,7 +260,7 @@ TEST(kvc_build_in_memory)
     user(&us[3], "u3");
     add_row(&us[3], 3, 1, 1, "a", "a", 7, 8, 1);
     mem_source m = {us, 4, 0, 0};
-    kx_kvc_source src = {&m, ms_open, ms_next, ms_close, NULL};
+    kx_kvc_source src = {&m, ms_open, ms_next, ms_close, NULL, NULL};
     const char *dir = kx_test_tmpdir();
     kx_kvc_opts o = {dir, "V1", {false, true, 0, 65536, "keypairs_mapped", 2},
                      {false, true, 0, 65536, "kvc_sequences", 2}, NULL, NULL};
@@ -337,7 +337,7 @@ TEST(kvc_build_errors)
     user(&us[1], "u1");
     add_row(&us[1], 1, 1, 1, "a", "b", NAN, 2, 1);
     mem_source m = {us, 2, 0, 0};
-    kx_kvc_source src = {&m, ms_open, ms_next, ms_close, NULL};
+    kx_kvc_source src = {&m, ms_open, ms_next, ms_close, NULL, NULL};
     kx_kvc_opts o = {kx_test_tmpdir(), "V1", {false, true, 0, 65536, "keypairs_mapped", 2},
                      {false, true, 0, 65536, "kvc_sequences", 2}, NULL, NULL};
     json_t *stats = NULL;
