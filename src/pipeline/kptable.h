@@ -54,7 +54,7 @@ kx_kptable *kx_kptable_open_cols(const char *version_dir, uint32_t mask, kx_err 
 /* Same, decoding the columns of each Parquet row group on up to `workers` threads
  * (PARALLEL_WORKERS; rows and order are the same for any count). The two above use 1. */
 kx_kptable *kx_kptable_open_workers(const char *version_dir, uint32_t mask, int workers, kx_err *err);
-/* Next user's rows in table order. Returns 1 and fills *out (caller frees it with
+/* Next user's rows in table order (built from a kx_kpscan's runs). Returns 1 and fills *out (caller frees it with
  * kx_user_keypairs_free), 0 at the end, -1 on error. Keys are the strings as written
  * (interned in out->keys). */
 int kx_kptable_next_user(kx_kptable *t, kx_user_keypairs *out, kx_err *err);
@@ -79,14 +79,13 @@ typedef struct kx_kp_run {
     /* Per column (kx_kp_columns index), the run's first row; NULL for columns not read.
      * INT64 columns: int64_t (checked to fit int32); DOUBLE: double, NaN for null; BOOL:
      * uint8_t 0/1; key1/key2: int32_t key ids (kx_kpscan_keys) or KX_KEY_MISSING;
-     * user_id, device_type, error_description: NULL (not offered per row). */
+     * error_description: uint8_t kx_kp_error codes; user_id, device_type: NULL (above). */
     const void *col[KX_KP_NCOLS];
 } kx_kp_run;
 
 typedef struct kx_kpscan kx_kpscan;
 
-/* Opens the table like kx_kptable_open_workers (mask: KX_KP_COL_* bits; error_description
- * is not offered and ignored). */
+/* Opens the table like kx_kptable_open_workers (mask: KX_KP_COL_* bits). */
 kx_kpscan *kx_kpscan_open(const char *version_dir, uint32_t mask, int workers, kx_err *err);
 /* Next run: 1 and *run filled, 0 at the end, -1 on error. */
 int kx_kpscan_next(kx_kpscan *s, kx_kp_run *run, kx_err *err);
