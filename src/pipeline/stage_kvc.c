@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,142 @@ static const kx_colspec seq_columns[] = {
 };
 #define SEQ_NCOLS (sizeof seq_columns / sizeof seq_columns[0])
 
+/* sequences.* written on a second thread: flush_user hands each user's rows (own copies of
+ * the strings) to a queue of at most SEQ_QUEUE_MAX users; the thread calls kx_tw_write for
+ * them in queue order — the same calls with the same data as writing inline, so the files
+ * are byte-identical. The first write error stops the writing and is reported by the next
+ * enqueue or by seq_writer_finish. */
+#define SEQ_QUEUE_MAX 4
+
+typedef struct seq_job {
+    struct seq_job *next;
+    size_t n;
+    kx_strref *uid, *iid;
+    int64_t *num;  /* position, press, release, key_code: n each */
+    char *strings; /* the user id and input ids the strrefs point to */
+} seq_job;
+
+typedef struct seq_writer {
+    kx_tw *tw;
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    seq_job *head, *tail;
+    size_t queued;
+    bool closing; /* no more jobs */
+    bool drop;    /* abort: discard queued jobs */
+    int rc;
+    kx_err err;
+} seq_writer;
+
+static void seq_job_free(seq_job *j)
+{
+    free(j->uid);
+    free(j->iid);
+    free(j->num);
+    free(j->strings);
+    free(j);
+}
+
+static void *seq_writer_main(void *arg)
+{
+    seq_writer *q = arg;
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (!q->head && !q->closing) pthread_cond_wait(&q->cv, &q->mu);
+        seq_job *j = q->head;
+        if (!j) break;
+        q->head = j->next;
+        if (!q->head) q->tail = NULL;
+        bool write = q->rc == 0 && !q->drop;
+        pthread_mutex_unlock(&q->mu);
+        kx_err e;
+        int rc = 0;
+        if (write) {
+            kx_column cols[6] = {
+                {j->uid, NULL, false},        {j->iid, NULL, false},        {j->num, NULL, false},
+                {j->num + j->n, NULL, false}, {j->num + 2 * j->n, NULL, false}, {j->num + 3 * j->n, NULL, false},
+            };
+            rc = kx_tw_write(q->tw, j->n, cols, &e);
+        }
+        seq_job_free(j);
+        pthread_mutex_lock(&q->mu);
+        if (rc != 0 && q->rc == 0) {
+            q->rc = -1;
+            q->err = e;
+        }
+        q->queued--;
+        pthread_cond_broadcast(&q->cv);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+/* Starts the thread when threads are allowed (PARALLEL_WORKERS > 1); without it (or if it
+ * cannot start) seq_writer_put writes inline. */
+static void seq_writer_start(seq_writer *q, kx_tw *tw, bool threaded)
+{
+    memset(q, 0, sizeof *q);
+    q->tw = tw;
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    q->started = threaded && pthread_create(&q->thread, NULL, seq_writer_main, q) == 0;
+}
+
+static int seq_writer_put(seq_writer *q, seq_job *j, kx_err *err)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->started && q->queued >= SEQ_QUEUE_MAX && q->rc == 0) pthread_cond_wait(&q->cv, &q->mu);
+    if (q->rc != 0) {
+        *err = q->err;
+        pthread_mutex_unlock(&q->mu);
+        seq_job_free(j);
+        return -1;
+    }
+    if (!q->started) { /* inline */
+        pthread_mutex_unlock(&q->mu);
+        kx_column cols[6] = {
+            {j->uid, NULL, false},        {j->iid, NULL, false},        {j->num, NULL, false},
+            {j->num + j->n, NULL, false}, {j->num + 2 * j->n, NULL, false}, {j->num + 3 * j->n, NULL, false},
+        };
+        int rc = kx_tw_write(q->tw, j->n, cols, err);
+        seq_job_free(j);
+        if (rc != 0) {
+            q->rc = -1;
+            q->err = *err;
+        }
+        return rc;
+    }
+    j->next = NULL;
+    if (q->tail) q->tail->next = j;
+    else q->head = j;
+    q->tail = j;
+    q->queued++;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    return 0;
+}
+
+/* Waits for the queued jobs (discarded if drop) and stops the thread; returns the first
+ * write error (copied to err). Idempotent. */
+static int seq_writer_finish(seq_writer *q, bool drop, kx_err *err)
+{
+    if (!q->tw) return 0;
+    pthread_mutex_lock(&q->mu);
+    q->closing = true;
+    q->drop = q->drop || drop;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    if (q->started) pthread_join(q->thread, NULL);
+    q->started = false;
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->cv);
+    q->tw = NULL;
+    if (q->rc != 0 && err) *err = q->err;
+    return q->rc;
+}
+
 typedef struct pass2 {
     kx_colspec mapped_cols[MAPPED_NCOLS];
     kx_tw *mapped;         /* formatted keypairs_mapped (the fallback), or NULL */
@@ -114,6 +251,7 @@ typedef struct pass2 {
     long lineno;
     kx_buf csv_out;        /* keypairs_mapped.csv bytes of the current user */
     kx_tw *seqtab;
+    seq_writer seqq;       /* writes seqtab on a second thread */
     kx_npy_writer npy[NSPLITS][2]; /* [p-1][0 = train, 1 = test] */
     bool npy_open[NSPLITS][2];
     kx_kvc_split_stats split[NSPLITS];
@@ -122,6 +260,7 @@ typedef struct pass2 {
 
 static void pass2_abort(pass2 *w)
 {
+    seq_writer_finish(&w->seqq, true, NULL);
     kx_pqc_abort(w->mapped_pq);
     w->mapped_pq = NULL;
     kx_pqr_close(w->kp_pq);
@@ -339,6 +478,7 @@ static int pass2_open(pass2 *w, const kx_kvc_opts *o, kx_err *err)
     }
     w->seqtab = kx_tw_open(o->out_dir, "sequences", seq_columns, SEQ_NCOLS, &o->sequences, err);
     if (!w->seqtab) return -1;
+    seq_writer_start(&w->seqq, w->seqtab, o->sequences.workers > 1);
     for (int p = 0; p < NSPLITS; p++) {
         char sub[32];
         snprintf(sub, sizeof sub, "test_platform_%d", p + 1);
@@ -389,30 +529,32 @@ static int write_mapped(pass2 *w, const kx_user_keypairs *u, const int64_t *code
 
 static int write_seq_rows(pass2 *w, const kx_kvc_seqs *s, kx_err *err)
 {
-    size_t n = s->rows;
-    kx_strref *uid = kx_malloc(n * sizeof *uid), *iid = kx_malloc(n * sizeof *iid);
-    int64_t *num = kx_malloc(4 * n * sizeof *num);
+    size_t n = s->rows, uid_len = strlen(s->user_id), ids_len = 0;
+    for (size_t i = 0; i < s->n; i++) ids_len += s->inputs[i].id_len;
+    seq_job *j = kx_calloc(1, sizeof *j);
+    j->n = n;
+    j->uid = kx_malloc((n ? n : 1) * sizeof *j->uid);
+    j->iid = kx_malloc((n ? n : 1) * sizeof *j->iid);
+    j->num = kx_malloc((n ? 4 * n : 1) * sizeof *j->num);
+    j->strings = kx_malloc(uid_len + ids_len + 1);
+    memcpy(j->strings, s->user_id, uid_len);
+    char *ids = j->strings + uid_len;
+    int64_t *num = j->num;
     size_t r = 0;
     for (size_t i = 0; i < s->n; i++) {
         const kx_kvc_input *in = &s->inputs[i];
-        for (size_t j = 0; j < in->n; j++, r++) {
-            uid[r] = (kx_strref){s->user_id, (uint32_t)strlen(s->user_id)};
-            iid[r] = (kx_strref){in->id, (uint32_t)in->id_len};
-            num[r] = (int64_t)j;
-            num[n + r] = in->rows[3 * j];
-            num[2 * n + r] = in->rows[3 * j + 1];
-            num[3 * n + r] = in->rows[3 * j + 2];
+        memcpy(ids, in->id, in->id_len);
+        for (size_t k = 0; k < in->n; k++, r++) {
+            j->uid[r] = (kx_strref){j->strings, (uint32_t)uid_len};
+            j->iid[r] = (kx_strref){ids, (uint32_t)in->id_len};
+            num[r] = (int64_t)k;
+            num[n + r] = in->rows[3 * k];
+            num[2 * n + r] = in->rows[3 * k + 1];
+            num[3 * n + r] = in->rows[3 * k + 2];
         }
+        ids += in->id_len;
     }
-    kx_column cols[SEQ_NCOLS] = {
-        {uid, NULL, false},       {iid, NULL, false},           {num, NULL, false},
-        {num + n, NULL, false},   {num + 2 * n, NULL, false},   {num + 3 * n, NULL, false},
-    };
-    int rc = kx_tw_write(w->seqtab, n, cols, err);
-    free(uid);
-    free(iid);
-    free(num);
-    return rc;
+    return seq_writer_put(&w->seqq, j, err);
 }
 
 /* Emits the finished user in w->seqs (if it has a working set) into every output. */
@@ -454,6 +596,7 @@ static int pass2_user(pass2 *w, kx_kvc_keys *keys, const kx_user_keypairs *u, kx
 static int pass2_commit(pass2 *w, kx_err *err)
 {
     int rc = flush_user(w, err);
+    if (seq_writer_finish(&w->seqq, rc != 0, rc == 0 ? err : NULL) != 0) rc = -1;
     for (int p = 0; p < NSPLITS; p++)
         for (int t = 0; t < 2; t++) {
             if (rc == 0) rc = kx_npy_finish(&w->npy[p][t], err);
