@@ -255,7 +255,7 @@ fail:
 
 /* ---- column-level reading (kx_kpscan) ------------------------------------------------------- */
 
-#define SCAN_KEY_SLOTS 1024
+#define SCAN_KEY_SLOTS 1024 /* = 1 << (64 - 54), see scan_key_ids */
 
 struct kx_kpscan {
     kx_table_reader *tr;
@@ -333,7 +333,8 @@ static void scan_key_ids(kx_kpscan *s, int c, int32_t *ids, long n)
             continue;
         }
         uintptr_t a = (uintptr_t)v[i].ptr;
-        struct key_slot *slot = &s->kcache[((a >> 3) ^ (a >> 13)) & (SCAN_KEY_SLOTS - 1)];
+        /* dictionary entries sit a few bytes apart: multiplicative hash of the whole address */
+        struct key_slot *slot = &s->kcache[(uint64_t)a * 0x9E3779B97F4A7C15ull >> 54];
         if (slot->ptr != v[i].ptr || slot->len != v[i].len || !v[i].ptr)
             *slot = (struct key_slot){v[i].ptr, v[i].len, kx_keytab_intern(&s->keys, v[i].ptr, v[i].len)};
         ids[i] = slot->id;

@@ -884,7 +884,7 @@ static void kpsrc_close(void *ctx)
 
 /* ---- pass 1 straight from the key columns ----------------------------------------------- */
 
-#define SCAN_CACHE 256
+#define SCAN_CACHE 256 /* = 1 << (64 - 56), see scan_key */
 
 /* Scan state: the previous row's user id (copied: batch memory is replaced). */
 typedef struct scan_state {
@@ -903,7 +903,8 @@ typedef struct scan_state {
 static void scan_key(scan_state *s, kx_kvc_keys *keys, kx_strref k)
 {
     uintptr_t a = (uintptr_t)k.ptr;
-    size_t slot = ((a >> 3) ^ (a >> 11)) & (SCAN_CACHE - 1);
+    /* dictionary entries sit a few bytes apart: multiplicative hash of the whole address */
+    size_t slot = (size_t)((uint64_t)a * 0x9E3779B97F4A7C15ull >> 56);
     if (s->seen[slot].ptr == k.ptr && s->seen[slot].len == k.len && k.ptr) return;
     kx_kvc_keys_add(keys, k.ptr, k.len);
     s->seen[slot].ptr = k.ptr;
