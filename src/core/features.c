@@ -145,6 +145,16 @@ struct kx_fsel {
     smap digrams;
     int64_t users_with_v;
     int64_t rows_v, rows_f;
+    /* group input (kx_fsel_group_*), ids table-wide */
+    pmap grp_pairs;         /* (key1, key2) -> V rows of the current group */
+    int64_t grp_nv;         /* V rows of the current group */
+    uint32_t grp_stamp;     /* current group number + 1 */
+    uint32_t *key_stamp;    /* per key id: grp_stamp of the last group with it in V */
+    uint8_t *in_unigrams;   /* per key id: already added to unigrams */
+    size_t nids, ids_cap;
+    int32_t *grp_keys;      /* key ids in the current group's V, first-seen order */
+    size_t n_grp_keys, grp_keys_cap;
+    pmap pair_entry;        /* (key1, key2) -> index + 1 of its digrams entry */
 };
 
 kx_fsel *kx_fsel_new(bool keep_outliers)
@@ -202,6 +212,101 @@ void kx_fsel_add_user(kx_fsel *s, const kx_user_keypairs *u)
     free(key_in_v);
 }
 
+static void fsel_grow_ids(kx_fsel *s, size_t need)
+{
+    if (need <= s->nids) return;
+    size_t cap = s->ids_cap;
+    s->key_stamp = kx_grow(s->key_stamp, &cap, need, sizeof *s->key_stamp);
+    s->in_unigrams = kx_realloc(s->in_unigrams, cap);
+    memset(s->key_stamp + s->nids, 0, (cap - s->nids) * sizeof *s->key_stamp);
+    memset(s->in_unigrams + s->nids, 0, cap - s->nids);
+    s->ids_cap = s->nids = cap;
+}
+
+static void fsel_mark_key(kx_fsel *s, int32_t id)
+{
+    fsel_grow_ids(s, (size_t)id + 1);
+    if (s->key_stamp[id] == s->grp_stamp) return;
+    s->key_stamp[id] = s->grp_stamp;
+    s->grp_keys = kx_grow(s->grp_keys, &s->grp_keys_cap, s->n_grp_keys + 1, sizeof *s->grp_keys);
+    s->grp_keys[s->n_grp_keys++] = id;
+}
+
+void kx_fsel_group_rows(kx_fsel *s, size_t n, const int32_t *key1, const int32_t *key2, const uint8_t *valid,
+                        const uint8_t *outlier)
+{
+    if (!s->grp_pairs.keys) pmap_init(&s->grp_pairs, 256);
+    if (s->grp_stamp == 0) s->grp_stamp = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!valid[i]) continue;
+        s->grp_nv++;
+        if (s->keep_outliers || !outlier[i]) s->rows_f++;
+        int32_t a = key1[i], b = key2[i];
+        if (a >= 0) fsel_mark_key(s, a);
+        if (b >= 0) fsel_mark_key(s, b);
+        if (a >= 0 && b >= 0) {
+            bool fresh;
+            (*pmap_slot(&s->grp_pairs, a, b, &fresh))++;
+        }
+    }
+}
+
+/* Index of the digrams entry of pair (a, b): built from the bytes once per pass. */
+static size_t fsel_pair_entry(kx_fsel *s, const kx_keytab *keys, int32_t a, int32_t b, kx_buf *dg)
+{
+    bool fresh;
+    int64_t *v = pmap_slot(&s->pair_entry, a, b, &fresh);
+    if (!fresh) return (size_t)(*v - 1);
+    const kx_key *k1 = &keys->keys[a], *k2 = &keys->keys[b];
+    kx_buf_reset(dg);
+    kx_buf_put(dg, k1->bytes, k1->len);
+    kx_buf_put(dg, k2->bytes, k2->len);
+    smap_entry *e = smap_get(&s->digrams, dg->data, dg->len);
+    *v = (int64_t)(e - s->digrams.items) + 1;
+    return (size_t)(*v - 1);
+}
+
+void kx_fsel_group_end(kx_fsel *s, const kx_keytab *keys)
+{
+    int64_t nv = s->grp_nv;
+    s->rows_v += nv;
+    if (nv > 0) {
+        int64_t stamp = s->users_with_v++;
+        for (size_t k = 0; k < s->n_grp_keys; k++) {
+            int32_t id = s->grp_keys[k];
+            if (s->in_unigrams[id]) continue;
+            smap_get(&s->unigrams, keys->keys[id].bytes, keys->keys[id].len);
+            s->in_unigrams[id] = 1;
+        }
+        if (!s->pair_entry.keys) pmap_init(&s->pair_entry, 4096);
+        kx_buf dg = KX_BUF_INIT;
+        pmap *pairs = &s->grp_pairs;
+        for (size_t h = 0; h < pairs->nslots; h++) {
+            if (!pairs->keys[h]) continue;
+            uint64_t code = pairs->keys[h] - 1;
+            size_t idx = fsel_pair_entry(s, keys, (int32_t)(code >> 32), (int32_t)(code & 0xffffffffu), &dg);
+            smap_entry *e = &s->digrams.items[idx];
+            e->count += pairs->vals[h];
+            if (e->last_user != stamp) {
+                e->last_user = stamp;
+                e->users++;
+            }
+        }
+        kx_buf_free(&dg);
+    }
+    /* next group */
+    if (s->grp_pairs.keys && s->grp_pairs.n) {
+        memset(s->grp_pairs.keys, 0, s->grp_pairs.nslots * sizeof *s->grp_pairs.keys);
+        s->grp_pairs.n = 0;
+    }
+    s->grp_nv = 0;
+    s->n_grp_keys = 0;
+    if (++s->grp_stamp == 0) { /* wrapped: forget the old stamps */
+        if (s->key_stamp) memset(s->key_stamp, 0, s->nids * sizeof *s->key_stamp);
+        s->grp_stamp = 1;
+    }
+}
+
 static int cmp_key(const void *a, const void *b)
 {
     const kx_key *x = a, *y = b;
@@ -252,6 +357,11 @@ void kx_fsel_finish(kx_fsel *s, int top_k, kx_feat_selection *out)
     free(inter);
     smap_free(&s->unigrams);
     smap_free(&s->digrams);
+    if (s->grp_pairs.keys) pmap_free(&s->grp_pairs);
+    if (s->pair_entry.keys) pmap_free(&s->pair_entry);
+    free(s->key_stamp);
+    free(s->in_unigrams);
+    free(s->grp_keys);
     free(s);
 }
 

@@ -41,6 +41,15 @@ typedef struct kx_fsel kx_fsel;
 
 kx_fsel *kx_fsel_new(bool keep_outliers);
 void kx_fsel_add_user(kx_fsel *s, const kx_user_keypairs *u);
+/* Column-level input, for readers whose key ids are table-wide (kptable.h's kx_kpscan): the
+ * rows of one (user_id, device_type) group — the unit kx_fsel_add_user takes — arrive in one
+ * or more kx_fsel_group_rows calls, then kx_fsel_group_end. Key ids index `keys`, which must
+ * be the same (possibly growing) table for the whole pass; each distinct key and key pair is
+ * then looked up by bytes once per pass instead of once per user. Same result as
+ * kx_fsel_add_user on the same groups. valid/outlier: nonzero = true. */
+void kx_fsel_group_rows(kx_fsel *s, size_t n, const int32_t *key1, const int32_t *key2, const uint8_t *valid,
+                        const uint8_t *outlier);
+void kx_fsel_group_end(kx_fsel *s, const kx_keytab *keys);
 /* Computes the selection (top_k >= 0) and frees s. */
 void kx_fsel_finish(kx_fsel *s, int top_k, kx_feat_selection *out);
 void kx_feat_selection_free(kx_feat_selection *sel);

@@ -102,6 +102,12 @@ const kx_key *kx_kvc_key_at(const kx_kvc_keys *k, size_t code)
     return &k->tab.keys[k->id_of[code]];
 }
 
+int64_t kx_kvc_code_of(kx_kvc_keys *k, const char *bytes, size_t len)
+{
+    int32_t id = intern_clean(&k->tab, bytes, len);
+    return (size_t)id < k->count ? k->code_of[id] : -1;
+}
+
 int kx_kvc_user_codes(kx_kvc_keys *k, const kx_user_keypairs *u, int64_t *codes, kx_err *err)
 {
     size_t n = k->count;
@@ -155,18 +161,18 @@ void kx_kvc_seqs_free(kx_kvc_seqs *s)
     memset(s, 0, sizeof *s);
 }
 
-static kx_kvc_input *input_for(kx_kvc_seqs *s, const kx_keypair *r)
+static kx_kvc_input *input_for(kx_kvc_seqs *s, int32_t platform_id, int32_t video_id, int32_t session_id)
 {
     if (s->n) {
         kx_kvc_input *in = &s->inputs[s->last];
-        if (in->platform_id == r->platform_id && in->video_id == r->video_id &&
-            in->session_id == r->session_id)
+        if (in->platform_id == platform_id && in->video_id == video_id &&
+            in->session_id == session_id)
             return in;
         /* Few inputs per user (18 in the study design): a linear scan is enough. */
         for (size_t i = 0; i < s->n; i++) {
             in = &s->inputs[i];
-            if (in->platform_id == r->platform_id && in->video_id == r->video_id &&
-                in->session_id == r->session_id) {
+            if (in->platform_id == platform_id && in->video_id == video_id &&
+                in->session_id == session_id) {
                 s->last = i;
                 return in;
             }
@@ -176,11 +182,11 @@ static kx_kvc_input *input_for(kx_kvc_seqs *s, const kx_keypair *r)
     s->inputs = kx_grow(s->inputs, &s->cap, s->n + 1, sizeof *s->inputs);
     if (s->cap > old_cap) memset(s->inputs + old_cap, 0, (s->cap - old_cap) * sizeof *s->inputs);
     kx_kvc_input *in = &s->inputs[s->n];
-    in->platform_id = r->platform_id;
-    in->video_id = r->video_id;
-    in->session_id = r->session_id;
-    int len = snprintf(in->id, sizeof in->id, "%d_%d_%d", (int)r->platform_id, (int)r->video_id,
-                       (int)r->session_id);
+    in->platform_id = platform_id;
+    in->video_id = video_id;
+    in->session_id = session_id;
+    int len = snprintf(in->id, sizeof in->id, "%d_%d_%d", (int)platform_id, (int)video_id,
+                       (int)session_id);
     in->id_len = (size_t)len;
     in->n = 0;
     s->last = s->n++;
@@ -195,22 +201,43 @@ static int to_i64(double v, int64_t *out)
     return 0;
 }
 
+/* Appends one valid row [press, release, code] to its input group. */
+static int add_row(kx_kvc_seqs *s, int32_t p, int32_t v, int32_t sess, double key1_press, double key1_release,
+                   int64_t code, const char *uid, size_t row, kx_err *err)
+{
+    int64_t press, release;
+    if (to_i64(key1_press, &press) != 0 || to_i64(key1_release, &release) != 0)
+        return kx_fail(err, "user %s: valid keypair (row %zu of the user) without a finite "
+                            "key1 press/release time", uid, row);
+    kx_kvc_input *in = input_for(s, p, v, sess);
+    in->rows = kx_grow(in->rows, &in->cap, 3 * (in->n + 1), sizeof *in->rows);
+    int64_t *out = &in->rows[3 * in->n++];
+    out[0] = press;
+    out[1] = release;
+    out[2] = code;
+    s->rows++;
+    return 0;
+}
+
 int kx_kvc_seqs_add(kx_kvc_seqs *s, const kx_user_keypairs *u, const int64_t *codes, kx_err *err)
 {
     for (size_t i = 0; i < u->n; i++) {
         const kx_keypair *r = &u->rows[i];
         if (!r->valid) continue;
-        int64_t press, release;
-        if (to_i64(r->key1_press, &press) != 0 || to_i64(r->key1_release, &release) != 0)
-            return kx_fail(err, "user %s: valid keypair (row %zu of the user) without a finite "
-                                "key1 press/release time", u->user_id, i);
-        kx_kvc_input *in = input_for(s, r);
-        in->rows = kx_grow(in->rows, &in->cap, 3 * (in->n + 1), sizeof *in->rows);
-        int64_t *row = &in->rows[3 * in->n++];
-        row[0] = press;
-        row[1] = release;
-        row[2] = r->key1 >= 0 ? codes[r->key1] : -1;
-        s->rows++;
+        if (add_row(s, r->platform_id, r->video_id, r->session_id, r->key1_press, r->key1_release,
+                    r->key1 >= 0 ? codes[r->key1] : -1, u->user_id, i, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int kx_kvc_seqs_add_rows(kx_kvc_seqs *s, const kx_kvc_rows *r, kx_err *err)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        if (!r->valid[i]) continue;
+        if (add_row(s, (int32_t)r->platform_id[i], (int32_t)r->video_id[i], (int32_t)r->session_id[i],
+                    r->key1_press[i], r->key1_release[i], r->key1_code[i], s->user_id, r->first_row + i, err) != 0)
+            return -1;
     }
     return 0;
 }

@@ -43,6 +43,10 @@ const kx_key *kx_kvc_key_at(const kx_kvc_keys *k, size_t code);
  * the mapping (the table changed between the passes). */
 int kx_kvc_user_codes(kx_kvc_keys *k, const kx_user_keypairs *u, int64_t *codes, kx_err *err);
 
+/* Code of one key (bytes as stored; the 04 §1 fallback applied like kx_kvc_keys_add) after
+ * finalize, or -1 if it is not in the mapping. For callers holding key ids of their own. */
+int64_t kx_kvc_code_of(kx_kvc_keys *k, const char *bytes, size_t len);
+
 /* key1_mapped / key2_mapped of every row of u (−1 for the missing key), table order. */
 void kx_kvc_map_rows(const kx_user_keypairs *u, const int64_t *codes, int64_t *key1_mapped,
                      int64_t *key2_mapped);
@@ -75,6 +79,18 @@ void kx_kvc_seqs_free(kx_kvc_seqs *s);
  * code of key1] (−1 when key1 is missing). A second call for the same user (the same uid
  * under two devices) continues the same groups. Fails if a valid row lacks a finite time. */
 int kx_kvc_seqs_add(kx_kvc_seqs *s, const kx_user_keypairs *u, const int64_t *codes, kx_err *err);
+
+/* Column form of kx_kvc_seqs_add, for callers that read columns (stage_kvc.c): n rows of
+ * one user in table order; the same rules and result as kx_kvc_seqs_add on those rows. */
+typedef struct kx_kvc_rows {
+    size_t n;
+    const int64_t *platform_id, *video_id, *session_id; /* fit int32 */
+    const uint8_t *valid;                               /* nonzero = valid */
+    const double *key1_press, *key1_release;            /* NaN = null */
+    const int64_t *key1_code;                           /* −1 = missing key */
+    size_t first_row; /* index of rows[0] within the user's rows (error messages) */
+} kx_kvc_rows;
+int kx_kvc_seqs_add_rows(kx_kvc_seqs *s, const kx_kvc_rows *r, kx_err *err);
 
 /* True if the input belongs to test for held-out platform p (1–3); platforms outside 1–3
  * are never test, so they always go to train. */

@@ -22,6 +22,10 @@ typedef struct kx_user_source {
     int (*next)(void *arg, kx_user_keypairs *out, kx_err *err);
     /* Human-readable name of the input, for messages. */
     const char *name;
+    /* Optional (NULL: the selection pass goes through rewind/next): the selection pass in one
+     * call, feeding every (user_id, device_type) group of the table, in order, to fs through
+     * kx_fsel_group_rows / kx_fsel_group_end. A later rewind starts the aggregation pass. */
+    int (*select)(void *arg, kx_fsel *fs, kx_err *err);
 } kx_user_source;
 
 int kx_features_run(kx_stage_ctx *ctx, const kx_user_source *src);

@@ -111,27 +111,25 @@ void kx_kp_batch_free(kx_kp_batch *b)
 
 /* ---- reading user by user ----------------------------------------------------------------- */
 
-#define KEY_CACHE_SLOTS 256
+/* kx_kptable is a kx_kpscan whose runs are gathered into users: rows are filled column by
+ * column from the run arrays, and the scan's table-wide key ids are mapped to the user's own
+ * ids (interned in first-seen row order, as before) once per key and user. */
+struct key_slot {
+    const char *ptr;
+    uint32_t len;
+    int32_t id;
+};
 
 struct kx_kptable {
-    kx_table_reader *tr;
-    uint32_t mask;               /* columns read (bit per kx_kp_columns index) */
-    int which[KX_KP_NCOLS];      /* reader position k -> column index, for k < nread */
-    size_t nread;
-    kx_column got[KX_KP_NCOLS];  /* the reader's batch, in reader order */
-    kx_column cols[KX_KP_NCOLS]; /* the current batch by column index (unread: zeroed) */
-    long nrows, pos;             /* rows in the batch, next row to hand out */
-    bool eof;
-    /* Key strings already interned for the current user, by address: a dictionary-decoded
-     * column hands out the same pointer for every row holding the same dictionary entry, so
-     * one pointer lookup replaces hashing the bytes (direct-mapped; a miss just interns).
-     * Equal pointer and length within one batch means equal bytes. Cleared per user (ids
-     * are per user) and per batch (its memory is replaced). */
-    struct key_slot {
-        const char *ptr;
-        uint32_t len;
-        int32_t id;
-    } kcache[KEY_CACHE_SLOTS];
+    kx_kpscan *scan;
+    uint32_t mask;
+    kx_kp_run pending; /* a run read but not yet handed out (it starts the next user) */
+    bool have_pending;
+    /* scan key id -> id in the current user's table, valid where stamp == user_stamp */
+    int32_t *local;
+    uint32_t *stamp;
+    size_t nlocal;
+    uint32_t user_stamp;
 };
 
 kx_kptable *kx_kptable_open_cols(const char *version_dir, uint32_t mask, kx_err *err)
@@ -141,22 +139,11 @@ kx_kptable *kx_kptable_open_cols(const char *version_dir, uint32_t mask, kx_err 
 
 kx_kptable *kx_kptable_open_workers(const char *version_dir, uint32_t mask, int workers, kx_err *err)
 {
-    mask = (mask & KX_KP_COLS_ALL) | KX_KP_COL_USER | KX_KP_COL_DEVICE;
-    kx_colspec want[KX_KP_NCOLS];
+    kx_kpscan *scan = kx_kpscan_open(version_dir, mask, workers, err);
+    if (!scan) return NULL;
     kx_kptable *t = kx_calloc(1, sizeof *t);
-    t->mask = mask;
-    for (int c = 0; c < KX_KP_NCOLS; c++)
-        if (mask & (1u << c)) {
-            t->which[t->nread] = c;
-            want[t->nread++] = kx_kp_columns[c];
-        }
-    char *dir = kx_path_join(version_dir, "keypairs");
-    t->tr = kx_tr_open_workers(dir, "keypairs", want, t->nread, workers, err);
-    free(dir);
-    if (!t->tr) {
-        free(t);
-        return NULL;
-    }
+    t->scan = scan;
+    t->mask = (mask & KX_KP_COLS_ALL) | KX_KP_COL_USER | KX_KP_COL_DEVICE;
     return t;
 }
 
@@ -165,107 +152,72 @@ kx_kptable *kx_kptable_open(const char *version_dir, kx_err *err)
     return kx_kptable_open_cols(version_dir, KX_KP_COLS_ALL, err);
 }
 
-static bool have_col(const kx_kptable *t, int c) { return (t->mask >> c) & 1u; }
-
-const char *kx_kptable_path(const kx_kptable *t) { return kx_tr_path(t->tr); }
+const char *kx_kptable_path(const kx_kptable *t) { return kx_kpscan_path(t->scan); }
 
 void kx_kptable_close(kx_kptable *t)
 {
     if (!t) return;
-    kx_tr_close(t->tr);
+    kx_kpscan_close(t->scan);
+    free(t->local);
+    free(t->stamp);
     free(t);
 }
 
-static bool is_null(const kx_column *c, long i) { return c->valid && !c->valid[i]; }
-
-static kx_strref str_at(const kx_kptable *t, int c, long i)
+/* The current user's id for scan key id `id` (KX_KEY_MISSING stays). */
+static int32_t local_key(kx_kptable *t, const kx_keytab *keys, int32_t id, kx_user_keypairs *u)
 {
-    return ((const kx_strref *)t->cols[c].values)[i];
-}
-
-static bool same_str(kx_strref s, const char *z)
-{
-    return strlen(z) == s.len && (s.len == 0 || memcmp(z, s.ptr, s.len) == 0);
-}
-
-static double dbl_at(const kx_kptable *t, int c, long i)
-{
-    if (!have_col(t, c) || is_null(&t->cols[c], i)) return NAN;
-    return ((const double *)t->cols[c].values)[i];
-}
-
-static bool bool_at(const kx_kptable *t, int c, long i)
-{
-    return have_col(t, c) && ((const uint8_t *)t->cols[c].values)[i] != 0;
-}
-
-/* Key column c (C_KEY1 / C_KEY2) of row i interned into u->keys. */
-static int32_t key_at(kx_kptable *t, int c, long i, kx_user_keypairs *u)
-{
-    if (!have_col(t, c) || is_null(&t->cols[c], i)) return KX_KEY_MISSING;
-    kx_strref s = str_at(t, c, i);
-    uintptr_t a = (uintptr_t)s.ptr;
-    struct key_slot *slot = &t->kcache[((a >> 3) ^ (a >> 11)) & (KEY_CACHE_SLOTS - 1)];
-    if (slot->ptr == s.ptr && slot->len == s.len && s.ptr) return slot->id;
-    int32_t id = kx_keytab_intern(&u->keys, s.ptr, s.len);
-    *slot = (struct key_slot){s.ptr, s.len, id};
-    return id;
-}
-
-/* Row i of the current batch → one kx_keypair of u. */
-static int convert_row(kx_kptable *t, long i, kx_user_keypairs *u, kx_err *err)
-{
-    static const int never_null[] = {C_USER, C_PLATFORM, C_VIDEO, C_SESSION, C_SEQUENCE,
-                                     C_VALID, C_ERROR, C_K1TS, C_OUTLIER, C_DEVICE};
-    for (size_t j = 0; j < sizeof never_null / sizeof never_null[0]; j++)
-        if (have_col(t, never_null[j]) && is_null(&t->cols[never_null[j]], i))
-            return kx_fail(err, "%s: column %s is null in a row of user %s", kx_tr_path(t->tr),
-                           kx_kp_columns[never_null[j]].name, u->user_id);
-    kx_keypair *r = kx_user_keypairs_push(u);
-    int32_t *ids[4] = {&r->platform_id, &r->video_id, &r->session_id, &r->sequence_id};
-    for (int c = C_PLATFORM; c <= C_SEQUENCE; c++) {
-        if (!have_col(t, c)) continue;
-        int64_t v = ((const int64_t *)t->cols[c].values)[i];
-        if (v < INT32_MIN || v > INT32_MAX)
-            return kx_fail(err, "%s: %s value %lld is out of range", kx_tr_path(t->tr),
-                           kx_kp_columns[c].name, (long long)v);
-        *ids[c - C_PLATFORM] = (int32_t)v;
+    if (id < 0) return KX_KEY_MISSING;
+    if ((size_t)id >= t->nlocal) {
+        size_t cap = t->nlocal;
+        t->local = kx_grow(t->local, &cap, keys->n, sizeof *t->local);
+        t->stamp = kx_realloc(t->stamp, cap * sizeof *t->stamp);
+        memset(t->stamp + t->nlocal, 0, (cap - t->nlocal) * sizeof *t->stamp);
+        t->nlocal = cap;
     }
-    r->key1 = key_at(t, C_KEY1, i, u);
-    r->key2 = key_at(t, C_KEY2, i, u);
-    r->key1_press = dbl_at(t, C_K1P, i);
-    r->key1_release = dbl_at(t, C_K1R, i);
-    r->key2_press = dbl_at(t, C_K2P, i);
-    r->key2_release = dbl_at(t, C_K2R, i);
-    r->hl = dbl_at(t, C_HL, i);
-    r->il = dbl_at(t, C_IL, i);
-    r->pl = dbl_at(t, C_PL, i);
-    r->rl = dbl_at(t, C_RL, i);
-    r->key1_timestamp = dbl_at(t, C_K1TS, i);
-    r->valid = bool_at(t, C_VALID, i);
-    r->outlier = bool_at(t, C_OUTLIER, i);
-    r->error = 0;
-    if (!have_col(t, C_ERROR)) return 0;
-    kx_strref e = str_at(t, C_ERROR, i);
-    int code = kx_kp_error_parse(e.ptr, e.len);
-    if (code < 0)
-        return kx_fail(err, "%s: unknown error_description '%.*s' for user %s", kx_tr_path(t->tr),
-                       (int)(e.len > 100 ? 100 : e.len), e.ptr, u->user_id);
-    r->error = (uint8_t)code;
-    return 0;
+    if (t->stamp[id] != t->user_stamp) {
+        t->stamp[id] = t->user_stamp;
+        t->local[id] = kx_keytab_intern(&u->keys, keys->keys[id].bytes, keys->keys[id].len);
+    }
+    return t->local[id];
 }
 
-/* Starts a new group from row i: user id and device type. */
-static int start_user(kx_kptable *t, long i, kx_user_keypairs *u, kx_err *err)
+static double run_dbl(const kx_kp_run *r, int c, size_t i)
 {
-    kx_strref uid = str_at(t, C_USER, i), dev = str_at(t, C_DEVICE, i);
-    if (is_null(&t->cols[C_USER], i) || uid.len > KX_UID_LEN || (uid.len && memchr(uid.ptr, '\0', uid.len)))
-        return kx_fail(err, "%s: invalid user_id in row %ld of a batch", kx_tr_path(t->tr), i);
-    if (uid.len) memcpy(u->user_id, uid.ptr, uid.len);
-    u->user_id[uid.len] = '\0';
-    u->device_type = is_null(&t->cols[C_DEVICE], i) ? kx_strdup("") : kx_strndup(dev.ptr, dev.len);
-    memset(t->kcache, 0, sizeof t->kcache); /* ids are per user (u->keys) */
-    return 0;
+    return r->col[c] ? ((const double *)r->col[c])[i] : NAN;
+}
+
+/* Appends the rows of run r to u; columns not read keep their defaults. */
+static void append_run(kx_kptable *t, const kx_kp_run *r, kx_user_keypairs *u)
+{
+    const kx_keytab *keys = kx_kpscan_keys(t->scan);
+    u->rows = kx_grow(u->rows, &u->cap, u->n + r->n, sizeof *u->rows);
+    kx_keypair *rows = u->rows + u->n;
+    memset(rows, 0, r->n * sizeof *rows);
+    u->n += r->n;
+    const int64_t *ids[4] = {r->col[C_PLATFORM], r->col[C_VIDEO], r->col[C_SESSION], r->col[C_SEQUENCE]};
+    const int32_t *k1 = r->col[C_KEY1], *k2 = r->col[C_KEY2];
+    const uint8_t *valid = r->col[C_VALID], *outlier = r->col[C_OUTLIER], *error = r->col[C_ERROR];
+    for (size_t i = 0; i < r->n; i++) {
+        kx_keypair *k = &rows[i];
+        if (ids[0]) k->platform_id = (int32_t)ids[0][i];
+        if (ids[1]) k->video_id = (int32_t)ids[1][i];
+        if (ids[2]) k->session_id = (int32_t)ids[2][i];
+        if (ids[3]) k->sequence_id = (int32_t)ids[3][i];
+        k->key1 = k1 ? local_key(t, keys, k1[i], u) : KX_KEY_MISSING;
+        k->key2 = k2 ? local_key(t, keys, k2[i], u) : KX_KEY_MISSING;
+        k->key1_press = run_dbl(r, C_K1P, i);
+        k->key1_release = run_dbl(r, C_K1R, i);
+        k->key2_press = run_dbl(r, C_K2P, i);
+        k->key2_release = run_dbl(r, C_K2R, i);
+        k->hl = run_dbl(r, C_HL, i);
+        k->il = run_dbl(r, C_IL, i);
+        k->pl = run_dbl(r, C_PL, i);
+        k->rl = run_dbl(r, C_RL, i);
+        k->key1_timestamp = run_dbl(r, C_K1TS, i);
+        k->valid = valid && valid[i] != 0;
+        k->outlier = outlier && outlier[i] != 0;
+        k->error = error ? error[i] : 0;
+    }
 }
 
 int kx_kptable_next_user(kx_kptable *t, kx_user_keypairs *out, kx_err *err)
@@ -273,30 +225,25 @@ int kx_kptable_next_user(kx_kptable *t, kx_user_keypairs *out, kx_err *err)
     kx_user_keypairs_init(out);
     bool have = false;
     for (;;) {
-        if (t->pos >= t->nrows) {
-            if (t->eof) break;
-            long n = kx_tr_next(t->tr, t->got, err);
-            if (n < 0) goto fail;
-            for (size_t k = 0; k < t->nread; k++) t->cols[t->which[k]] = t->got[k];
-            memset(t->kcache, 0, sizeof t->kcache); /* batch memory is replaced */
-            t->nrows = n;
-            t->pos = 0;
-            if (n == 0) {
-                t->eof = true;
-                break;
-            }
+        if (!t->have_pending) {
+            int rc = kx_kpscan_next(t->scan, &t->pending, err);
+            if (rc < 0) goto fail;
+            if (rc == 0) break;
+            t->have_pending = true;
         }
-        long i = t->pos;
+        const kx_kp_run *r = &t->pending;
+        if (have && r->new_group) return 1; /* it starts the next user; it stays pending */
         if (!have) {
-            if (start_user(t, i, out, err) != 0) goto fail;
+            snprintf(out->user_id, sizeof out->user_id, "%s", r->user_id);
+            out->device_type = kx_strdup(r->device_type);
+            if (++t->user_stamp == 0) { /* wrapped: forget the old stamps */
+                if (t->stamp) memset(t->stamp, 0, t->nlocal * sizeof *t->stamp);
+                t->user_stamp = 1;
+            }
             have = true;
-        } else if (is_null(&t->cols[C_USER], i) || is_null(&t->cols[C_DEVICE], i) ||
-                   !same_str(str_at(t, C_USER, i), out->user_id) ||
-                   !same_str(str_at(t, C_DEVICE, i), out->device_type)) {
-            return 1; /* row i starts the next user; it stays pending */
         }
-        if (convert_row(t, i, out, err) != 0) goto fail;
-        t->pos++;
+        append_run(t, r, out);
+        t->have_pending = false;
     }
     if (have) return 1;
     kx_user_keypairs_free(out);
@@ -304,4 +251,231 @@ int kx_kptable_next_user(kx_kptable *t, kx_user_keypairs *out, kx_err *err)
 fail:
     kx_user_keypairs_free(out);
     return -1;
+}
+
+/* ---- column-level reading (kx_kpscan) ------------------------------------------------------- */
+
+#define SCAN_KEY_SLOTS 1024 /* = 1 << (64 - 54), see scan_key_ids */
+
+struct kx_kpscan {
+    kx_table_reader *tr;
+    uint32_t mask;
+    int which[KX_KP_NCOLS];
+    size_t nread;
+    kx_column got[KX_KP_NCOLS];
+    kx_column cols[KX_KP_NCOLS]; /* current batch by column index */
+    const void *arr[KX_KP_NCOLS]; /* what runs point into: values, key ids or NaN copies */
+    long nrows, pos;
+    bool eof;
+    kx_keytab keys;               /* table-wide key ids */
+    int32_t *kid[2];              /* key1 / key2 ids of the batch */
+    uint8_t *err_code;            /* error_description codes of the batch */
+    double *nan_copy[KX_KP_NCOLS]; /* double columns with nulls: NaN where null */
+    size_t cap;                   /* rows allocated in kid / nan_copy */
+    bool have_group;              /* a group is open (uid/dev below) */
+    char uid[KX_UID_LEN + 1];
+    size_t uid_len;
+    char *dev;
+    size_t dev_len;
+    /* key strings already mapped in this batch, by address (see struct kx_kptable) */
+    struct key_slot kcache[SCAN_KEY_SLOTS];
+};
+
+kx_kpscan *kx_kpscan_open(const char *version_dir, uint32_t mask, int workers, kx_err *err)
+{
+    mask = (mask & KX_KP_COLS_ALL) | KX_KP_COL_USER | KX_KP_COL_DEVICE;
+    kx_colspec want[KX_KP_NCOLS];
+    kx_kpscan *s = kx_calloc(1, sizeof *s);
+    s->mask = mask;
+    kx_keytab_init(&s->keys);
+    for (int c = 0; c < KX_KP_NCOLS; c++)
+        if (mask & (1u << c)) {
+            s->which[s->nread] = c;
+            want[s->nread++] = kx_kp_columns[c];
+        }
+    char *dir = kx_path_join(version_dir, "keypairs");
+    s->tr = kx_tr_open_workers(dir, "keypairs", want, s->nread, workers, err);
+    free(dir);
+    if (!s->tr) {
+        kx_kpscan_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+const kx_keytab *kx_kpscan_keys(const kx_kpscan *s) { return &s->keys; }
+
+const char *kx_kpscan_path(const kx_kpscan *s) { return kx_tr_path(s->tr); }
+
+void kx_kpscan_close(kx_kpscan *s)
+{
+    if (!s) return;
+    kx_tr_close(s->tr);
+    kx_keytab_free(&s->keys);
+    free(s->kid[0]);
+    free(s->kid[1]);
+    free(s->err_code);
+    for (int c = 0; c < KX_KP_NCOLS; c++) free(s->nan_copy[c]);
+    free(s->dev);
+    free(s);
+}
+
+static bool scan_has(const kx_kpscan *s, int c) { return (s->mask >> c) & 1u; }
+
+/* Key ids of column c (C_KEY1 / C_KEY2) for the n rows of the batch. */
+static void scan_key_ids(kx_kpscan *s, int c, int32_t *ids, long n)
+{
+    const kx_column *col = &s->cols[c];
+    const kx_strref *v = col->values;
+    for (long i = 0; i < n; i++) {
+        if (col->valid && !col->valid[i]) {
+            ids[i] = KX_KEY_MISSING;
+            continue;
+        }
+        uintptr_t a = (uintptr_t)v[i].ptr;
+        /* dictionary entries sit a few bytes apart: multiplicative hash of the whole address */
+        struct key_slot *slot = &s->kcache[(uint64_t)a * 0x9E3779B97F4A7C15ull >> 54];
+        if (slot->ptr != v[i].ptr || slot->len != v[i].len || !v[i].ptr)
+            *slot = (struct key_slot){v[i].ptr, v[i].len, kx_keytab_intern(&s->keys, v[i].ptr, v[i].len)};
+        ids[i] = slot->id;
+    }
+}
+
+/* error_description codes for the n rows of the batch (texts repeat: one parse per pointer). */
+static int scan_error_codes(kx_kpscan *s, long n, kx_err *err)
+{
+    const kx_strref *v = s->cols[C_ERROR].values;
+    const char *last = NULL;
+    uint32_t last_len = 0;
+    int code = 0;
+    for (long i = 0; i < n; i++) {
+        if (!last || v[i].ptr != last || v[i].len != last_len) {
+            code = kx_kp_error_parse(v[i].ptr, v[i].len);
+            if (code < 0) {
+                kx_strref u = ((const kx_strref *)s->cols[C_USER].values)[i];
+                return kx_fail(err, "%s: unknown error_description '%.*s' for user %.*s", kx_tr_path(s->tr),
+                               (int)(v[i].len > 100 ? 100 : v[i].len), v[i].ptr, (int)(u.len > 40 ? 40 : u.len),
+                               u.ptr);
+            }
+            last = v[i].ptr;
+            last_len = v[i].len;
+        }
+        s->err_code[i] = (uint8_t)code;
+    }
+    return 0;
+}
+
+/* Batch-wide checks (null / out-of-range ids) and the derived arrays. */
+static int scan_prepare(kx_kpscan *s, long n, kx_err *err)
+{
+    static const int never_null[] = {C_USER, C_PLATFORM, C_VIDEO, C_SESSION, C_SEQUENCE, C_VALID,
+                                     C_ERROR, C_K1TS, C_OUTLIER, C_DEVICE};
+    for (size_t j = 0; j < sizeof never_null / sizeof never_null[0]; j++) {
+        const kx_column *col = &s->cols[never_null[j]];
+        if (!scan_has(s, never_null[j]) || !col->valid) continue;
+        for (long i = 0; i < n; i++)
+            if (!col->valid[i])
+                return kx_fail(err, "%s: column %s is null in row %ld of a batch", kx_tr_path(s->tr),
+                               kx_kp_columns[never_null[j]].name, i);
+    }
+    for (int c = C_PLATFORM; c <= C_SEQUENCE; c++) {
+        if (!scan_has(s, c)) continue;
+        const int64_t *v = s->cols[c].values;
+        for (long i = 0; i < n; i++)
+            if (v[i] < INT32_MIN || v[i] > INT32_MAX)
+                return kx_fail(err, "%s: %s value %lld is out of range", kx_tr_path(s->tr), kx_kp_columns[c].name,
+                               (long long)v[i]);
+    }
+    if ((size_t)n > s->cap) {
+        s->cap = (size_t)n;
+        for (int k = 0; k < 2; k++) s->kid[k] = kx_realloc(s->kid[k], s->cap * sizeof *s->kid[k]);
+        s->err_code = kx_realloc(s->err_code, s->cap);
+        for (int c = 0; c < KX_KP_NCOLS; c++)
+            if (s->nan_copy[c]) s->nan_copy[c] = kx_realloc(s->nan_copy[c], s->cap * sizeof(double));
+    }
+    memset(s->kcache, 0, sizeof s->kcache); /* batch memory was replaced */
+    for (int c = 0; c < KX_KP_NCOLS; c++) {
+        s->arr[c] = NULL;
+        if (!scan_has(s, c) || c == C_USER || c == C_DEVICE) continue;
+        const kx_column *col = &s->cols[c];
+        if (c == C_ERROR) {
+            if (scan_error_codes(s, n, err) != 0) return -1;
+            s->arr[c] = s->err_code;
+            continue;
+        }
+        if (c == C_KEY1 || c == C_KEY2) {
+            int32_t *ids = s->kid[c - C_KEY1];
+            scan_key_ids(s, c, ids, n);
+            s->arr[c] = ids;
+            continue;
+        }
+        s->arr[c] = col->values;
+        if (kx_kp_columns[c].type != KX_COL_DOUBLE || !col->valid) continue;
+        long first_null = 0;
+        while (first_null < n && col->valid[first_null]) first_null++;
+        if (first_null == n) continue;
+        if (!s->nan_copy[c]) s->nan_copy[c] = kx_malloc((s->cap ? s->cap : 1) * sizeof(double));
+        double *d = s->nan_copy[c];
+        const double *v = col->values;
+        for (long i = 0; i < n; i++) d[i] = col->valid[i] ? v[i] : NAN;
+        s->arr[c] = d;
+    }
+    return 0;
+}
+
+static bool same_ref(kx_strref a, kx_strref b)
+{
+    return a.len == b.len && (a.ptr == b.ptr || a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+/* Opens the group of row i (its user id checked like start_user). */
+static int scan_start_group(kx_kpscan *s, kx_strref uid, kx_strref dev, long i, kx_err *err)
+{
+    if (uid.len > KX_UID_LEN || (uid.len && memchr(uid.ptr, '\0', uid.len)))
+        return kx_fail(err, "%s: invalid user_id in row %ld of a batch", kx_tr_path(s->tr), i);
+    if (uid.len) memcpy(s->uid, uid.ptr, uid.len);
+    s->uid[uid.len] = '\0';
+    s->uid_len = uid.len;
+    free(s->dev);
+    s->dev = kx_strndup(dev.ptr, dev.len);
+    s->dev_len = dev.len;
+    s->have_group = true;
+    return 0;
+}
+
+int kx_kpscan_next(kx_kpscan *s, kx_kp_run *run, kx_err *err)
+{
+    while (s->pos >= s->nrows) {
+        if (s->eof) return 0;
+        long n = kx_tr_next(s->tr, s->got, err);
+        if (n < 0) return -1;
+        for (size_t k = 0; k < s->nread; k++) s->cols[s->which[k]] = s->got[k];
+        s->nrows = n;
+        s->pos = 0;
+        if (n == 0) {
+            s->eof = true;
+            return 0;
+        }
+        if (scan_prepare(s, n, err) != 0) return -1;
+    }
+    const kx_strref *users = s->cols[C_USER].values, *devs = s->cols[C_DEVICE].values;
+    long i = s->pos, j = i + 1;
+    kx_strref u = users[i], d = devs[i];
+    bool cont = s->have_group && same_ref(u, (kx_strref){s->uid, (uint32_t)s->uid_len}) &&
+                same_ref(d, (kx_strref){s->dev, (uint32_t)s->dev_len});
+    if (!cont && scan_start_group(s, u, d, i, err) != 0) return -1;
+    while (j < s->nrows && same_ref(users[j], u) && same_ref(devs[j], d)) j++;
+    memset(run, 0, sizeof *run);
+    run->user_id = s->uid;
+    run->device_type = s->dev;
+    run->new_group = !cont;
+    run->n = (size_t)(j - i);
+    for (int c = 0; c < KX_KP_NCOLS; c++) {
+        if (!s->arr[c]) continue;
+        size_t elem = c == C_KEY1 || c == C_KEY2 ? sizeof(int32_t)
+                    : kx_kp_columns[c].type == KX_COL_BOOL || c == C_ERROR ? 1 : 8;
+        run->col[c] = (const char *)s->arr[c] + (size_t)i * elem;
+    }
+    s->pos = j;
+    return 1;
 }

@@ -24,6 +24,14 @@ void kx_kp_batch_free(kx_kp_batch *b);
 
 typedef struct kx_kptable kx_kptable;
 
+/* Column indexes in kx_kp_columns order (kx_kp_run.col). */
+enum {
+    KX_KPI_USER, KX_KPI_PLATFORM, KX_KPI_VIDEO, KX_KPI_SESSION, KX_KPI_SEQUENCE, KX_KPI_KEY1,
+    KX_KPI_KEY2, KX_KPI_K1_PRESS, KX_KPI_K1_RELEASE, KX_KPI_K2_PRESS, KX_KPI_K2_RELEASE, KX_KPI_HL,
+    KX_KPI_IL, KX_KPI_PL, KX_KPI_RL, KX_KPI_VALID, KX_KPI_ERROR, KX_KPI_K1_TIMESTAMP,
+    KX_KPI_OUTLIER, KX_KPI_DEVICE
+};
+
 /* Column bits for kx_kptable_open_cols, in kx_kp_columns order (bit i = column i). */
 enum {
     KX_KP_COL_USER = 1u << 0, KX_KP_COL_PLATFORM = 1u << 1, KX_KP_COL_VIDEO = 1u << 2,
@@ -46,11 +54,44 @@ kx_kptable *kx_kptable_open_cols(const char *version_dir, uint32_t mask, kx_err 
 /* Same, decoding the columns of each Parquet row group on up to `workers` threads
  * (PARALLEL_WORKERS; rows and order are the same for any count). The two above use 1. */
 kx_kptable *kx_kptable_open_workers(const char *version_dir, uint32_t mask, int workers, kx_err *err);
-/* Next user's rows in table order. Returns 1 and fills *out (caller frees it with
+/* Next user's rows in table order (built from a kx_kpscan's runs). Returns 1 and fills *out (caller frees it with
  * kx_user_keypairs_free), 0 at the end, -1 on error. Keys are the strings as written
  * (interned in out->keys). */
 int kx_kptable_next_user(kx_kptable *t, kx_user_keypairs *out, kx_err *err);
 const char *kx_kptable_path(const kx_kptable *t);
 void kx_kptable_close(kx_kptable *t);
+
+/* ---- column-level reading --------------------------------------------------------------------
+ * kx_kpscan hands the table out as runs: consecutive rows of one batch (row group / CSV
+ * batch) sharing user_id and device_type, as column arrays, without building per-row
+ * kx_keypair structs. A (user_id, device_type) group — what kx_kptable_next_user returns as
+ * one user — is one or more runs in a row (a group spans batches); new_group marks its first
+ * run. Key strings are interned once per scan into one table-wide key table (ids are stable
+ * for the whole scan, in first-seen order); a dictionary-decoded key column repeats one
+ * pointer per dictionary entry, so a row costs a pointer lookup, not a hash of the bytes.
+ * The same checks as kx_kptable_next_user apply (null / out-of-range ids, invalid user_id).
+ * Works on Parquet and CSV alike (through table_read.h). */
+typedef struct kx_kp_run {
+    const char *user_id;     /* NUL-terminated; valid until the next call */
+    const char *device_type; /* NUL-terminated ("" when null); valid until the next call */
+    bool new_group;          /* first run of a (user_id, device_type) group */
+    size_t n;                /* rows (>= 1) */
+    /* Per column (kx_kp_columns index), the run's first row; NULL for columns not read.
+     * INT64 columns: int64_t (checked to fit int32); DOUBLE: double, NaN for null; BOOL:
+     * uint8_t 0/1; key1/key2: int32_t key ids (kx_kpscan_keys) or KX_KEY_MISSING;
+     * error_description: uint8_t kx_kp_error codes; user_id, device_type: NULL (above). */
+    const void *col[KX_KP_NCOLS];
+} kx_kp_run;
+
+typedef struct kx_kpscan kx_kpscan;
+
+/* Opens the table like kx_kptable_open_workers (mask: KX_KP_COL_* bits). */
+kx_kpscan *kx_kpscan_open(const char *version_dir, uint32_t mask, int workers, kx_err *err);
+/* Next run: 1 and *run filled, 0 at the end, -1 on error. */
+int kx_kpscan_next(kx_kpscan *s, kx_kp_run *run, kx_err *err);
+/* The key strings behind the ids handed out so far (grows during the scan). */
+const kx_keytab *kx_kpscan_keys(const kx_kpscan *s);
+const char *kx_kpscan_path(const kx_kpscan *s);
+void kx_kpscan_close(kx_kpscan *s);
 
 #endif

@@ -209,8 +209,16 @@ static json_t *imputation_json(const kx_ftable *t, const kx_impute_summary *s, c
 /* ---- pass 1 and pass 2 ---------------------------------------------------------------------- */
 static int select_pass(const kx_user_source *src, bool keep_outliers, int top_k, kx_feat_selection *sel, kx_err *err)
 {
-    if (src->rewind(src->arg, err)) return -1;
     kx_fsel *fs = kx_fsel_new(keep_outliers);
+    if (src->select) {
+        int src_rc = src->select(src->arg, fs, err);
+        kx_fsel_finish(fs, top_k, sel);
+        return src_rc;
+    }
+    if (src->rewind(src->arg, err)) {
+        kx_fsel_finish(fs, top_k, sel);
+        return -1;
+    }
     int rc;
     for (;;) {
         kx_user_keypairs u;
@@ -567,6 +575,27 @@ static int kp_rewind(void *arg, kx_err *err)
     return s->t ? 0 : -1;
 }
 
+/* The selection pass over column runs (no per-row structs; key ids table-wide). */
+static int kp_select(void *arg, kx_fsel *fs, kx_err *err)
+{
+    kp_source *s = arg;
+    s->rewinds = 1; /* the next rewind starts the aggregation pass */
+    kx_kpscan *scan = kx_kpscan_open(s->version_dir, SELECT_COLS, s->workers, err);
+    if (!scan) return -1;
+    kx_kp_run r;
+    int rc;
+    bool open = false;
+    while ((rc = kx_kpscan_next(scan, &r, err)) > 0) {
+        if (r.new_group && open) kx_fsel_group_end(fs, kx_kpscan_keys(scan));
+        open = true;
+        kx_fsel_group_rows(fs, r.n, r.col[KX_KPI_KEY1], r.col[KX_KPI_KEY2], r.col[KX_KPI_VALID],
+                           r.col[KX_KPI_OUTLIER]);
+    }
+    if (rc == 0 && open) kx_fsel_group_end(fs, kx_kpscan_keys(scan));
+    kx_kpscan_close(scan);
+    return rc;
+}
+
 static int kp_next(void *arg, kx_user_keypairs *out, kx_err *err)
 {
     kp_source *s = arg;
@@ -576,7 +605,7 @@ static int kp_next(void *arg, kx_user_keypairs *out, kx_err *err)
 int kx_stage_features(kx_stage_ctx *ctx)
 {
     kp_source ks = {ctx->version_dir, ctx->cfg->parallel_workers, 0, NULL};
-    kx_user_source src = {&ks, kp_rewind, kp_next, "keypairs table"};
+    kx_user_source src = {&ks, kp_rewind, kp_next, "keypairs table", kp_select};
     int rc = kx_features_run(ctx, &src);
     if (ks.t) kx_kptable_close(ks.t);
     return rc;

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,142 @@ static const kx_colspec seq_columns[] = {
 };
 #define SEQ_NCOLS (sizeof seq_columns / sizeof seq_columns[0])
 
+/* sequences.* written on a second thread: flush_user hands each user's rows (own copies of
+ * the strings) to a queue of at most SEQ_QUEUE_MAX users; the thread calls kx_tw_write for
+ * them in queue order — the same calls with the same data as writing inline, so the files
+ * are byte-identical. The first write error stops the writing and is reported by the next
+ * enqueue or by seq_writer_finish. */
+#define SEQ_QUEUE_MAX 4
+
+typedef struct seq_job {
+    struct seq_job *next;
+    size_t n;
+    kx_strref *uid, *iid;
+    int64_t *num;  /* position, press, release, key_code: n each */
+    char *strings; /* the user id and input ids the strrefs point to */
+} seq_job;
+
+typedef struct seq_writer {
+    kx_tw *tw;
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    seq_job *head, *tail;
+    size_t queued;
+    bool closing; /* no more jobs */
+    bool drop;    /* abort: discard queued jobs */
+    int rc;
+    kx_err err;
+} seq_writer;
+
+static void seq_job_free(seq_job *j)
+{
+    free(j->uid);
+    free(j->iid);
+    free(j->num);
+    free(j->strings);
+    free(j);
+}
+
+static void *seq_writer_main(void *arg)
+{
+    seq_writer *q = arg;
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (!q->head && !q->closing) pthread_cond_wait(&q->cv, &q->mu);
+        seq_job *j = q->head;
+        if (!j) break;
+        q->head = j->next;
+        if (!q->head) q->tail = NULL;
+        bool write = q->rc == 0 && !q->drop;
+        pthread_mutex_unlock(&q->mu);
+        kx_err e;
+        int rc = 0;
+        if (write) {
+            kx_column cols[6] = {
+                {j->uid, NULL, false},        {j->iid, NULL, false},        {j->num, NULL, false},
+                {j->num + j->n, NULL, false}, {j->num + 2 * j->n, NULL, false}, {j->num + 3 * j->n, NULL, false},
+            };
+            rc = kx_tw_write(q->tw, j->n, cols, &e);
+        }
+        seq_job_free(j);
+        pthread_mutex_lock(&q->mu);
+        if (rc != 0 && q->rc == 0) {
+            q->rc = -1;
+            q->err = e;
+        }
+        q->queued--;
+        pthread_cond_broadcast(&q->cv);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+/* Starts the thread when threads are allowed (PARALLEL_WORKERS > 1); without it (or if it
+ * cannot start) seq_writer_put writes inline. */
+static void seq_writer_start(seq_writer *q, kx_tw *tw, bool threaded)
+{
+    memset(q, 0, sizeof *q);
+    q->tw = tw;
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    q->started = threaded && pthread_create(&q->thread, NULL, seq_writer_main, q) == 0;
+}
+
+static int seq_writer_put(seq_writer *q, seq_job *j, kx_err *err)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->started && q->queued >= SEQ_QUEUE_MAX && q->rc == 0) pthread_cond_wait(&q->cv, &q->mu);
+    if (q->rc != 0) {
+        *err = q->err;
+        pthread_mutex_unlock(&q->mu);
+        seq_job_free(j);
+        return -1;
+    }
+    if (!q->started) { /* inline */
+        pthread_mutex_unlock(&q->mu);
+        kx_column cols[6] = {
+            {j->uid, NULL, false},        {j->iid, NULL, false},        {j->num, NULL, false},
+            {j->num + j->n, NULL, false}, {j->num + 2 * j->n, NULL, false}, {j->num + 3 * j->n, NULL, false},
+        };
+        int rc = kx_tw_write(q->tw, j->n, cols, err);
+        seq_job_free(j);
+        if (rc != 0) {
+            q->rc = -1;
+            q->err = *err;
+        }
+        return rc;
+    }
+    j->next = NULL;
+    if (q->tail) q->tail->next = j;
+    else q->head = j;
+    q->tail = j;
+    q->queued++;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    return 0;
+}
+
+/* Waits for the queued jobs (discarded if drop) and stops the thread; returns the first
+ * write error (copied to err). Idempotent. */
+static int seq_writer_finish(seq_writer *q, bool drop, kx_err *err)
+{
+    if (!q->tw) return 0;
+    pthread_mutex_lock(&q->mu);
+    q->closing = true;
+    q->drop = q->drop || drop;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    if (q->started) pthread_join(q->thread, NULL);
+    q->started = false;
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->cv);
+    q->tw = NULL;
+    if (q->rc != 0 && err) *err = q->err;
+    return q->rc;
+}
+
 typedef struct pass2 {
     kx_colspec mapped_cols[MAPPED_NCOLS];
     kx_tw *mapped;         /* formatted keypairs_mapped (the fallback), or NULL */
@@ -114,6 +251,7 @@ typedef struct pass2 {
     long lineno;
     kx_buf csv_out;        /* keypairs_mapped.csv bytes of the current user */
     kx_tw *seqtab;
+    seq_writer seqq;       /* writes seqtab on a second thread */
     kx_npy_writer npy[NSPLITS][2]; /* [p-1][0 = train, 1 = test] */
     bool npy_open[NSPLITS][2];
     kx_kvc_split_stats split[NSPLITS];
@@ -122,6 +260,7 @@ typedef struct pass2 {
 
 static void pass2_abort(pass2 *w)
 {
+    seq_writer_finish(&w->seqq, true, NULL);
     kx_pqc_abort(w->mapped_pq);
     w->mapped_pq = NULL;
     kx_pqr_close(w->kp_pq);
@@ -222,21 +361,21 @@ static size_t put_code(char *p, int64_t v)
 /* Appends the user's rows to keypairs_mapped.csv: the next u->n lines of keypairs.csv, each
  * with ",<key1 code>,<key2 code>". Every record of keypairs.csv is one physical line (keys
  * come from LF-split lines; no field holds a LF), and each must start with the user id. */
-static int copy_mapped_csv(pass2 *w, const kx_user_keypairs *u, const int64_t *k1, const int64_t *k2,
+static int copy_mapped_csv(pass2 *w, const char *user_id, size_t nrows, const int64_t *k1, const int64_t *k2,
                            kx_err *err)
 {
     kx_buf *out = &w->csv_out;
     kx_buf_reset(out);
-    size_t idlen = strlen(u->user_id);
+    size_t idlen = strlen(user_id);
     int rc = 0;
-    for (size_t i = 0; i < u->n && rc == 0; i++) {
+    for (size_t i = 0; i < nrows && rc == 0; i++) {
         const char *line = NULL;
         size_t n = 0;
         int got = next_kp_line(w, &line, &n, err);
         if (got < 0 && n != (size_t)-1) return -1; /* read error */
-        if (got <= 0 || n < idlen || memcmp(line, u->user_id, idlen) || line[idlen] != ',') {
+        if (got <= 0 || n < idlen || memcmp(line, user_id, idlen) || line[idlen] != ',') {
             rc = kx_fail(err, "%s line %ld does not match the keypairs table (user %s): the two formats "
-                              "of the table differ", w->kp_csv_path, w->lineno + (got <= 0), u->user_id);
+                              "of the table differ", w->kp_csv_path, w->lineno + (got <= 0), user_id);
             break;
         }
         kx_buf_reserve(out, n + 48);
@@ -339,6 +478,7 @@ static int pass2_open(pass2 *w, const kx_kvc_opts *o, kx_err *err)
     }
     w->seqtab = kx_tw_open(o->out_dir, "sequences", seq_columns, SEQ_NCOLS, &o->sequences, err);
     if (!w->seqtab) return -1;
+    seq_writer_start(&w->seqq, w->seqtab, o->sequences.workers > 1);
     for (int p = 0; p < NSPLITS; p++) {
         char sub[32];
         snprintf(sub, sizeof sub, "test_platform_%d", p + 1);
@@ -381,7 +521,7 @@ static int write_mapped(pass2 *w, const kx_user_keypairs *u, const int64_t *code
         kx_pq_values v[2] = {{k1, NULL}, {k2, NULL}};
         rc = kx_pqc_write(w->mapped_pq, u->n, v, err);
     }
-    if (rc == 0 && w->mapped_csv) rc = copy_mapped_csv(w, u, k1, k2, err);
+    if (rc == 0 && w->mapped_csv) rc = copy_mapped_csv(w, u->user_id, u->n, k1, k2, err);
     free(k1);
     free(k2);
     return rc;
@@ -389,30 +529,32 @@ static int write_mapped(pass2 *w, const kx_user_keypairs *u, const int64_t *code
 
 static int write_seq_rows(pass2 *w, const kx_kvc_seqs *s, kx_err *err)
 {
-    size_t n = s->rows;
-    kx_strref *uid = kx_malloc(n * sizeof *uid), *iid = kx_malloc(n * sizeof *iid);
-    int64_t *num = kx_malloc(4 * n * sizeof *num);
+    size_t n = s->rows, uid_len = strlen(s->user_id), ids_len = 0;
+    for (size_t i = 0; i < s->n; i++) ids_len += s->inputs[i].id_len;
+    seq_job *j = kx_calloc(1, sizeof *j);
+    j->n = n;
+    j->uid = kx_malloc((n ? n : 1) * sizeof *j->uid);
+    j->iid = kx_malloc((n ? n : 1) * sizeof *j->iid);
+    j->num = kx_malloc((n ? 4 * n : 1) * sizeof *j->num);
+    j->strings = kx_malloc(uid_len + ids_len + 1);
+    memcpy(j->strings, s->user_id, uid_len);
+    char *ids = j->strings + uid_len;
+    int64_t *num = j->num;
     size_t r = 0;
     for (size_t i = 0; i < s->n; i++) {
         const kx_kvc_input *in = &s->inputs[i];
-        for (size_t j = 0; j < in->n; j++, r++) {
-            uid[r] = (kx_strref){s->user_id, (uint32_t)strlen(s->user_id)};
-            iid[r] = (kx_strref){in->id, (uint32_t)in->id_len};
-            num[r] = (int64_t)j;
-            num[n + r] = in->rows[3 * j];
-            num[2 * n + r] = in->rows[3 * j + 1];
-            num[3 * n + r] = in->rows[3 * j + 2];
+        memcpy(ids, in->id, in->id_len);
+        for (size_t k = 0; k < in->n; k++, r++) {
+            j->uid[r] = (kx_strref){j->strings, (uint32_t)uid_len};
+            j->iid[r] = (kx_strref){ids, (uint32_t)in->id_len};
+            num[r] = (int64_t)k;
+            num[n + r] = in->rows[3 * k];
+            num[2 * n + r] = in->rows[3 * k + 1];
+            num[3 * n + r] = in->rows[3 * k + 2];
         }
+        ids += in->id_len;
     }
-    kx_column cols[SEQ_NCOLS] = {
-        {uid, NULL, false},       {iid, NULL, false},           {num, NULL, false},
-        {num + n, NULL, false},   {num + 2 * n, NULL, false},   {num + 3 * n, NULL, false},
-    };
-    int rc = kx_tw_write(w->seqtab, n, cols, err);
-    free(uid);
-    free(iid);
-    free(num);
-    return rc;
+    return seq_writer_put(&w->seqq, j, err);
 }
 
 /* Emits the finished user in w->seqs (if it has a working set) into every output. */
@@ -454,6 +596,7 @@ static int pass2_user(pass2 *w, kx_kvc_keys *keys, const kx_user_keypairs *u, kx
 static int pass2_commit(pass2 *w, kx_err *err)
 {
     int rc = flush_user(w, err);
+    if (seq_writer_finish(&w->seqq, rc != 0, rc == 0 ? err : NULL) != 0) rc = -1;
     for (int p = 0; p < NSPLITS; p++)
         for (int t = 0; t < 2; t++) {
             if (rc == 0) rc = kx_npy_finish(&w->npy[p][t], err);
@@ -484,19 +627,108 @@ static int pass2_commit(pass2 *w, kx_err *err)
     return rc;
 }
 
+/* ---- pass 2 over column runs ----------------------------------------------------------------- */
+
+/* Columns pass 2 reads when keypairs_mapped is copied (KX_KVC_PASS_SEQS). */
+#define SEQ_COLS                                                                                   \
+    (KX_KP_COL_PLATFORM | KX_KP_COL_VIDEO | KX_KP_COL_SESSION | KX_KP_COL_KEY1 | KX_KP_COL_KEY2 | \
+     KX_KP_COL_VALID | KX_KP_COL_K1_PRESS | KX_KP_COL_K1_RELEASE)
+
+/* Scan key id -> code, looked up once per key of the scan (-2: not looked up yet). */
+typedef struct scan_codes {
+    int64_t *code;
+    size_t n, cap;
+} scan_codes;
+
+static int64_t code_of_id(scan_codes *sc, kx_kvc_keys *keys, const kx_keytab *tab, int32_t id)
+{
+    if (id < 0) return -1;
+    if ((size_t)id >= sc->n) {
+        sc->code = kx_grow(sc->code, &sc->cap, tab->n, sizeof *sc->code);
+        for (size_t i = sc->n; i < tab->n; i++) sc->code[i] = -2;
+        sc->n = tab->n;
+    }
+    if (sc->code[id] == -2) sc->code[id] = kx_kvc_code_of(keys, tab->keys[id].bytes, tab->keys[id].len);
+    return sc->code[id];
+}
+
+/* Codes of a run's key ids into out; fails if a present key is not in the mapping. */
+static int map_run_keys(scan_codes *sc, kx_kvc_keys *keys, const kx_keytab *tab, const int32_t *ids, size_t n,
+                        int64_t *out, const char *uid, kx_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        int64_t c = code_of_id(sc, keys, tab, ids[i]);
+        if (c < 0 && ids[i] >= 0)
+            return kx_fail(err, "user %s: key not in the key mapping (keypairs table changed "
+                                "during the kvc stage?)", uid);
+        out[i] = c;
+    }
+    return 0;
+}
+
+/* One run: the mapped code columns (copied keypairs_mapped), then its valid rows. */
+static int pass2_run(pass2 *w, kx_kvc_keys *keys, scan_codes *sc, const kx_keytab *tab, const kx_kp_run *r,
+                     size_t group_row, int64_t *k1, int64_t *k2, kx_err *err)
+{
+    if (strcmp(r->user_id, w->seqs.user_id) != 0) { /* a new user (order checked in pass 1) */
+        if (flush_user(w, err) != 0) return -1;
+        kx_kvc_seqs_reset(&w->seqs, r->user_id);
+    }
+    if (map_run_keys(sc, keys, tab, r->col[KX_KPI_KEY1], r->n, k1, r->user_id, err) != 0 ||
+        map_run_keys(sc, keys, tab, r->col[KX_KPI_KEY2], r->n, k2, r->user_id, err) != 0)
+        return -1;
+    if (w->mapped_pq) {
+        kx_pq_values v[2] = {{k1, NULL}, {k2, NULL}};
+        if (kx_pqc_write(w->mapped_pq, r->n, v, err) != 0) return -1;
+    }
+    if (w->mapped_csv && copy_mapped_csv(w, r->user_id, r->n, k1, k2, err) != 0) return -1;
+    kx_kvc_rows rows = {r->n,           r->col[KX_KPI_PLATFORM], r->col[KX_KPI_VIDEO],
+                        r->col[KX_KPI_SESSION], r->col[KX_KPI_VALID], r->col[KX_KPI_K1_PRESS],
+                        r->col[KX_KPI_K1_RELEASE], k1, group_row};
+    return kx_kvc_seqs_add_rows(&w->seqs, &rows, err);
+}
+
+static int scan_pass2(const kx_kvc_source *src, pass2 *w, kx_kvc_keys *keys, kx_err *err)
+{
+    kx_kpscan *scan = src->open_scan(src->ctx, SEQ_COLS, err);
+    if (!scan) return -1;
+    scan_codes sc = {NULL, 0, 0};
+    int64_t *k1 = NULL, *k2 = NULL;
+    size_t cap = 0, cap2 = 0, group_row = 0;
+    kx_kp_run r;
+    int rc;
+    while ((rc = kx_kpscan_next(scan, &r, err)) > 0) {
+        k1 = kx_grow(k1, &cap, r.n, sizeof *k1);
+        k2 = kx_grow(k2, &cap2, r.n, sizeof *k2);
+        if (r.new_group) group_row = 0;
+        if (pass2_run(w, keys, &sc, kx_kpscan_keys(scan), &r, group_row, k1, k2, err) != 0) {
+            rc = -1;
+            break;
+        }
+        group_row += r.n;
+    }
+    free(k1);
+    free(k2);
+    free(sc.code);
+    kx_kpscan_close(scan);
+    return rc;
+}
+
 static int run_pass2(const kx_kvc_source *src, const kx_kvc_opts *o, kx_kvc_keys *keys,
                      kx_kvc_split_stats split[NSPLITS], kx_err *err)
 {
     pass2 *w = kx_calloc(1, sizeof *w);
     int rc = pass2_open(w, o, err);
+    bool by_runs = rc == 0 && !w->mapped && src->open_scan;
+    if (by_runs) rc = scan_pass2(src, w, keys, err);
     /* Without a formatted keypairs_mapped, pass 2 needs only the sequence fields. */
-    if (rc == 0) rc = src->open(src->ctx, w->mapped ? KX_KVC_PASS_ALL : KX_KVC_PASS_SEQS, err);
+    else if (rc == 0) rc = src->open(src->ctx, w->mapped ? KX_KVC_PASS_ALL : KX_KVC_PASS_SEQS, err);
     if (rc != 0) {
         pass2_abort(w);
         free(w);
         return -1;
     }
-    for (;;) {
+    for (; !by_runs;) {
         kx_user_keypairs u;
         kx_user_keypairs_init(&u);
         rc = src->next_user(src->ctx, &u, err);
@@ -504,7 +736,7 @@ static int run_pass2(const kx_kvc_source *src, const kx_kvc_opts *o, kx_kvc_keys
         kx_user_keypairs_free(&u);
         if (rc <= 0) break;
     }
-    src->close(src->ctx);
+    if (!by_runs) src->close(src->ctx);
     if (rc == 0) {
         rc = pass2_commit(w, err); /* emits the last user, so copy the counts after it */
         memcpy(split, w->split, sizeof w->split);
@@ -631,6 +863,12 @@ static int kpsrc_open(void *ctx, int pass, kx_err *err)
     return s->t ? 0 : -1;
 }
 
+static kx_kpscan *kpsrc_open_scan(void *ctx, uint32_t mask, kx_err *err)
+{
+    kptable_source *s = ctx;
+    return kx_kpscan_open(s->version_dir, mask, s->workers, err);
+}
+
 static int kpsrc_next(void *ctx, kx_user_keypairs *out, kx_err *err)
 {
     kptable_source *s = ctx;
@@ -646,7 +884,7 @@ static void kpsrc_close(void *ctx)
 
 /* ---- pass 1 straight from the key columns ----------------------------------------------- */
 
-#define SCAN_CACHE 256
+#define SCAN_CACHE 256 /* = 1 << (64 - 56), see scan_key */
 
 /* Scan state: the previous row's user id (copied: batch memory is replaced). */
 typedef struct scan_state {
@@ -665,7 +903,8 @@ typedef struct scan_state {
 static void scan_key(scan_state *s, kx_kvc_keys *keys, kx_strref k)
 {
     uintptr_t a = (uintptr_t)k.ptr;
-    size_t slot = ((a >> 3) ^ (a >> 11)) & (SCAN_CACHE - 1);
+    /* dictionary entries sit a few bytes apart: multiplicative hash of the whole address */
+    size_t slot = (size_t)((uint64_t)a * 0x9E3779B97F4A7C15ull >> 56);
     if (s->seen[slot].ptr == k.ptr && s->seen[slot].len == k.len && k.ptr) return;
     kx_kvc_keys_add(keys, k.ptr, k.len);
     s->seen[slot].ptr = k.ptr;
@@ -735,7 +974,7 @@ int kx_stage_kvc(kx_stage_ctx *ctx)
     char *final_dir = kx_path_join(ctx->version_dir, "kvc_features");
     char *staging = kx_asprintf("%s.staging-%ld", final_dir, (long)getpid());
     kptable_source ks = {ctx->version_dir, ctx->cfg->parallel_workers, NULL};
-    kx_kvc_source src = {&ks, kpsrc_open, kpsrc_next, kpsrc_close, kpsrc_scan_keys};
+    kx_kvc_source src = {&ks, kpsrc_open, kpsrc_next, kpsrc_close, kpsrc_scan_keys, kpsrc_open_scan};
     kx_table_opts mapped = {cfg->out_parquet, cfg->out_csv, cfg->parquet_compression,
                             cfg->parquet_row_group_rows, "keypairs_mapped", cfg->parallel_workers};
     /* sequences.parquet is always written (it is the non-Python way to read the

@@ -23,6 +23,7 @@ enum {
 };
 
 struct kx_kvc_keys;
+struct kx_kpscan;
 
 typedef struct kx_kvc_source {
     void *ctx;
@@ -38,6 +39,10 @@ typedef struct kx_kvc_source {
      * (kx_kvc_keys_add), sets *rows to the row count and *users to the number of distinct
      * user ids, and fails if the rows are not sorted by user_id. */
     int (*scan_keys)(void *ctx, struct kx_kvc_keys *keys, int64_t *rows, int64_t *users, kx_err *err);
+    /* Optional (NULL: pass 2 goes through open/next_user): pass 2 over column runs when it
+     * copies keypairs_mapped (KX_KVC_PASS_SEQS). Opens a scan of the keypairs table reading
+     * the KX_KP_COL_* columns in mask (kptable.h); the caller closes it (kx_kpscan_close). */
+    struct kx_kpscan *(*open_scan)(void *ctx, uint32_t mask, kx_err *err);
 } kx_kvc_source;
 
 typedef struct kx_kvc_opts {

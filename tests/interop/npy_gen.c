@@ -204,7 +204,7 @@ static int kvc(const char *csv, const char *outdir, const char *formats)
     bool pq = strstr(formats, "parquet") != NULL, cs = strstr(formats, "csv") != NULL;
     kx_kvc_opts o = {outdir, "npy_gen", {pq, cs, 0, 65536, "keypairs_mapped", 2},
                      {pq, cs, 0, 65536, "kvc_sequences", 2}, NULL, NULL};
-    kx_kvc_source src = {&c, s_open, s_next, s_close, NULL};
+    kx_kvc_source src = {&c, s_open, s_next, s_close, NULL, NULL};
     json_t *stats = NULL;
     kx_err err;
     int rc = kx_kvc_build(&src, &o, &stats, &err);

@@ -311,7 +311,7 @@ static int run_stage(kx_user_keypairs *users, size_t n, const char *vdir, int cs
     kx_err err;
     if (csv_only) kx_config_set(&cfg, "OUTPUT_FORMATS", "csv", "test", &err);
     mem_src m = {users, n, 0};
-    kx_user_source src = {&m, mem_rewind, mem_next, "memory"};
+    kx_user_source src = {&m, mem_rewind, mem_next, "memory", NULL};
     kx_stage_ctx ctx = kx_test_stage_ctx(&cfg, vdir, NULL);
     int rc = kx_features_run(&ctx, &src);
     json_decref(ctx.stats);
@@ -405,4 +405,82 @@ TEST(features_stage_small_tables)
     CHECK_EQ_STR(json_string_value(json_object_get(d0, "feature")), "HL_,_median");
     CHECK_EQ_DBL(json_real_value(json_object_get(d0, "imputed_value")), 50.0);
     json_decref(it);
+}
+
+/* Feeds users to fs through the group interface: key ids made table-wide in `keys`, each
+ * user's rows in runs of `run` rows (a group split over several calls). */
+static void fsel_by_groups(kx_fsel *fs, kx_keytab *keys, kx_user_keypairs *const *users, size_t n, size_t run)
+{
+    for (size_t u = 0; u < n; u++) {
+        const kx_user_keypairs *x = users[u];
+        size_t m = x->n ? x->n : 1;
+        int32_t *k1 = malloc(m * sizeof *k1), *k2 = malloc(m * sizeof *k2);
+        uint8_t *valid = malloc(m), *outlier = malloc(m);
+        for (size_t i = 0; i < x->n; i++) {
+            const kx_keypair *r = &x->rows[i];
+            const kx_key *a = kx_keytab_get(&x->keys, r->key1), *b = kx_keytab_get(&x->keys, r->key2);
+            k1[i] = a ? kx_keytab_intern(keys, a->bytes, a->len) : KX_KEY_MISSING;
+            k2[i] = b ? kx_keytab_intern(keys, b->bytes, b->len) : KX_KEY_MISSING;
+            valid[i] = r->valid;
+            outlier[i] = r->outlier;
+        }
+        for (size_t i = 0; i < x->n; i += run) {
+            size_t len = x->n - i < run ? x->n - i : run;
+            kx_fsel_group_rows(fs, len, k1 + i, k2 + i, valid + i, outlier + i);
+        }
+        kx_fsel_group_end(fs, keys);
+        free(k1);
+        free(k2);
+        free(valid);
+        free(outlier);
+    }
+}
+
+/* The group interface gives the 03 §4 example's selection (same as kx_fsel_add_user above),
+ * also when one pair maps to the digram string of another pair ("ab"+"c" = "a"+"bc"). */
+TEST(features_selection_by_groups)
+{
+    kx_user_keypairs u1, u2, u3;
+    user(&u1, "u1");
+    user(&u2, "u2");
+    add_n(&u1, "t", "h", 3);
+    add_n(&u1, "h", "e", 2);
+    add_n(&u1, "Key.space", "t", 1);
+    add(&u1, 1, 1, 1, "ab", "c", 100, 50, 1, 1); /* outlier: in V, not in F */
+    add_n(&u2, "t", "h", 1);
+    add_n(&u2, "h", "e", 2);
+    add_n(&u2, "i", "n", 4);
+    add(&u2, 1, 1, 1, "x", "y", NAN, NAN, 0, 0);
+    add(&u2, 1, 1, 1, NULL, "h", 100, 10, 1, 0);
+    add_n(&u2, "a", "bc", 2);
+    user(&u3, "u3"); /* no valid row: not a V user */
+    add(&u3, 1, 1, 1, "q", "r", NAN, NAN, 0, 0);
+    kx_user_keypairs *all[3] = {&u1, &u2, &u3};
+    for (size_t run = 1; run <= 4; run += 3) {
+        kx_keytab keys;
+        kx_keytab_init(&keys);
+        kx_fsel *fs = kx_fsel_new(false);
+        fsel_by_groups(fs, &keys, all, 3, run);
+        kx_feat_selection sel;
+        kx_fsel_finish(fs, 10, &sel);
+        CHECK_EQ_INT(sel.users_with_v, 2);
+        CHECK_EQ_INT(sel.rows_v, 7 + 10);
+        CHECK_EQ_INT(sel.rows_f, 6 + 10);
+        CHECK_EQ_INT(sel.intersection_size, 3);
+        CHECK_EQ_INT(sel.n_digrams, 3);
+        CHECK_EQ_STR(sel.digrams[0].bytes, "he");
+        CHECK_EQ_STR(sel.digrams[1].bytes, "th");
+        CHECK_EQ_STR(sel.digrams[2].bytes, "abc");
+        CHECK_EQ_INT(sel.digram_counts[0], 4);
+        CHECK_EQ_INT(sel.digram_counts[1], 4);
+        CHECK_EQ_INT(sel.digram_counts[2], 3);
+        const char *want[] = {"Key.space", "a", "ab", "bc", "c", "e", "h", "i", "n", "t"};
+        CHECK_EQ_INT(sel.n_unigrams, 10);
+        for (size_t i = 0; i < 10 && i < sel.n_unigrams; i++) CHECK_EQ_STR(sel.unigrams[i].bytes, want[i]);
+        kx_feat_selection_free(&sel);
+        kx_keytab_free(&keys);
+    }
+    kx_user_keypairs_free(&u1);
+    kx_user_keypairs_free(&u2);
+    kx_user_keypairs_free(&u3);
 }

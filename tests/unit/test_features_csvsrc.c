@@ -136,7 +136,7 @@ static int csv_next(void *arg, kx_user_keypairs *out, kx_err *err)
 
 kx_user_source kx_csvsrc_source(kx_csvsrc *s)
 {
-    kx_user_source src = {s, csv_rewind, csv_next, "keypairs.csv (test loader)"};
+    kx_user_source src = {s, csv_rewind, csv_next, "keypairs.csv (test loader)", NULL};
     return src;
 }
 

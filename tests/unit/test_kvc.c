@@ -260,7 +260,7 @@ TEST(kvc_build_in_memory)
     user(&us[3], "u3");
     add_row(&us[3], 3, 1, 1, "a", "a", 7, 8, 1);
     mem_source m = {us, 4, 0, 0};
-    kx_kvc_source src = {&m, ms_open, ms_next, ms_close, NULL};
+    kx_kvc_source src = {&m, ms_open, ms_next, ms_close, NULL, NULL};
     const char *dir = kx_test_tmpdir();
     kx_kvc_opts o = {dir, "V1", {false, true, 0, 65536, "keypairs_mapped", 2},
                      {false, true, 0, 65536, "kvc_sequences", 2}, NULL, NULL};
@@ -337,7 +337,7 @@ TEST(kvc_build_errors)
     user(&us[1], "u1");
     add_row(&us[1], 1, 1, 1, "a", "b", NAN, 2, 1);
     mem_source m = {us, 2, 0, 0};
-    kx_kvc_source src = {&m, ms_open, ms_next, ms_close, NULL};
+    kx_kvc_source src = {&m, ms_open, ms_next, ms_close, NULL, NULL};
     kx_kvc_opts o = {kx_test_tmpdir(), "V1", {false, true, 0, 65536, "keypairs_mapped", 2},
                      {false, true, 0, 65536, "kvc_sequences", 2}, NULL, NULL};
     json_t *stats = NULL;
@@ -411,4 +411,37 @@ TEST(kvc_unused_table_keys_ignored)
     kx_kvc_keys_free(&k);
     kx_user_keypairs_free(&a);
     kx_user_keypairs_free(&b);
+}
+
+/* The column form gives the same groups as the row example above, fed in two runs (rows
+ * 0–1, 2–4), and names the user-relative row of a valid row without a time. */
+TEST(kvc_sequences_from_columns)
+{
+    const int64_t plat[5] = {2, 1, 2, 3, 2}, vid[5] = {1, 1, 1, 2, 1}, sess[5] = {1, 1, 1, 2, 1};
+    const uint8_t valid[5] = {1, 1, 1, 0, 1};
+    const double press[5] = {1000.9, 2000, -1.5, 5, 3000}, rel[5] = {1095.2, 2100, 40, NAN, 3050};
+    const int64_t code[5] = {7, 4, -1, 4, 4};
+    kx_kvc_seqs s;
+    kx_kvc_seqs_init(&s);
+    kx_kvc_seqs_reset(&s, "u");
+    kx_err err;
+    kx_kvc_rows a = {2, plat, vid, sess, valid, press, rel, code, 0};
+    kx_kvc_rows b = {3, plat + 2, vid + 2, sess + 2, valid + 2, press + 2, rel + 2, code + 2, 2};
+    CHECK_EQ_INT(kx_kvc_seqs_add_rows(&s, &a, &err), 0);
+    CHECK_EQ_INT(kx_kvc_seqs_add_rows(&s, &b, &err), 0);
+    CHECK_EQ_INT(s.n, 2);
+    CHECK_EQ_INT(s.rows, 4);
+    CHECK_EQ_STR(s.inputs[0].id, "2_1_1");
+    CHECK_EQ_STR(s.inputs[1].id, "1_1_1");
+    const int64_t want0[9] = {1000, 1095, 7, -1, 40, -1, 3000, 3050, 4};
+    CHECK_EQ_INT(s.inputs[0].n, 3);
+    for (int i = 0; i < 9; i++) CHECK_EQ_INT(s.inputs[0].rows[i], want0[i]);
+    const int64_t want1[3] = {2000, 2100, 4};
+    for (int i = 0; i < 3; i++) CHECK_EQ_INT(s.inputs[1].rows[i], want1[i]);
+    const uint8_t v1[1] = {1};
+    const double nan1[1] = {NAN};
+    kx_kvc_rows bad = {1, plat, vid, sess, v1, press, nan1, code, 41};
+    CHECK_EQ_INT(kx_kvc_seqs_add_rows(&s, &bad, &err), -1);
+    CHECK(strstr(err.msg, "row 41 of the user") != NULL);
+    kx_kvc_seqs_free(&s);
 }
