@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* O_NOATIME (kx_openat_read) */
 #include "io/fs.h"
 
 #include <dirent.h>
@@ -308,6 +309,13 @@ int kx_link_or_copy_at(int sfd, const char *sdir, const char *sname, int dfd, co
     free(src);
     free(dst);
     return rc;
+}
+
+int kx_openat_read(int dfd, const char *name)
+{
+    int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+    return fd;
 }
 
 int kx_read_fd(int fd, const char *path, uint64_t size, kx_buf *out, kx_err *err)

@@ -77,6 +77,12 @@ int kx_copy_file(const char *src, const char *dst, kx_err *err);
 int kx_link_or_copy_at(int sfd, const char *sdir, const char *sname, int dfd, const char *ddir, const char *dname,
                        kx_err *err);
 
+/* Opens dfd/name read-only for a single pass (O_CLOEXEC), without updating its access time
+ * when the caller may ask that (O_NOATIME; owner or CAP_FOWNER, else a plain open): every
+ * hard link changes a file's ctime, so under relatime each first read after a link would
+ * otherwise write the inode. Returns the fd or -1 with errno set. */
+int kx_openat_read(int dfd, const char *name);
+
 /* Reads an open regular file of `size` bytes (from fstat) into out (appended, NUL-ended
  * like kx_read_file). Stops on the short read that reaches `size`, so a file costs one
  * read() instead of two (the second only to see end-of-file). A file whose length is not

@@ -154,7 +154,7 @@ static int entry_size(const clean_job *job, kx_dirent *e, kx_err *err)
 static int read_input(const clean_job *job, kx_dirent *e, kx_buf *data, kx_err *err)
 {
     kx_buf_reset(data);
-    int fd = openat(job->in_fd, e->name, O_RDONLY | O_CLOEXEC);
+    int fd = kx_openat_read(job->in_fd, e->name);
     struct stat st;
     int rc = 0;
     if (fd < 0 || fstat(fd, &st) != 0) {
