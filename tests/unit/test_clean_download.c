@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "io/fs.h"
+#include "io/json.h"
 #include "pipeline/stage.h"
 #include "pipeline/stage_download.h"
 #include "test.h"
@@ -144,4 +145,52 @@ TEST(download_errors_are_clear)
     CHECK_EQ_INT(rc2, -1);
     CHECK(m2);
     CHECK(log_written);
+}
+
+/* The streamed manifest (entries written directly for plain names, through jansson for
+ * others) is byte for byte kx_json_dump of the same document. */
+TEST(download_manifest_bytes_equal_json_dump)
+{
+    const char *tmp = kx_test_tmpdir();
+    char *src = kx_path_join(tmp, "msrc"), *vd = kx_path_join(tmp, "mart/v");
+    kx_mkdirs(src, NULL);
+    kx_mkdirs(vd, NULL);
+    static const char *const names[] = {"a.csv", "q\"uote.csv", "back\\slash.txt", "caf\xc3\xa9.csv", "z.txt"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char *p = kx_path_join(src, names[i]);
+        kx_write_file_atomic(p, names[i], strlen(names[i]), NULL);
+        free(p);
+    }
+    kx_config cfg;
+    kx_config_init(&cfg);
+    cfg.parallel_workers = 3; /* one linking thread, two hashing */
+    kx_config_set(&cfg, "RAW_SOURCE", src, "test", NULL);
+    kx_log *log = kx_log_new(KX_LOG_OFF);
+    kx_stage_ctx ctx = kx_test_stage_ctx(&cfg, vd, log);
+    int rc = kx_stage_download(&ctx);
+    json_decref(ctx.stats);
+    char *mpath = kx_path_join(vd, "etl_metadata/download/manifest.json");
+    kx_buf file = KX_BUF_INIT, dumped = KX_BUF_INIT;
+    kx_read_file(mpath, &file, NULL);
+    json_t *m = json_load_file(mpath, 0, NULL);
+    kx_json_dump(&dumped, m);
+    json_t *files = json_object_get(m, "files");
+    json_t *q = json_array_get(files, 2); /* byte order: "a.csv" "back\slash.txt" "caf\xc3\xa9.csv" "q\"uote.csv" */
+    bool q_ok = !strcmp(json_string_value(json_object_get(q, "name")), "caf\xc3\xa9.csv") &&
+                json_integer_value(json_object_get(q, "size")) == 9 && json_object_get(q, "mtime_ns");
+    size_t nfiles = json_array_size(files);
+    json_decref(m);
+    free(mpath);
+    free(src);
+    free(vd);
+    kx_config_free(&cfg);
+    kx_log_free(log);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_INT(nfiles, 5);
+    CHECK(q_ok);
+    CHECK(strstr(file.data, "\"name\": \"caf\\u00e9.csv\"") != NULL); /* escaped like every JSON output */
+    CHECK(strstr(file.data, "\"name\": \"q\\\"uote.csv\"") != NULL);
+    CHECK_EQ_STR(file.data, dumped.data);
+    kx_buf_free(&file);
+    kx_buf_free(&dumped);
 }
