@@ -1,15 +1,17 @@
 /* stage_clean.c — the `clean` stage (spec 01 §4–§5, 05 §6.2–§6.3).
  *
  * Flow:
- *   1. list raw_data/web_app_data (sorted), attribute every regular non-.gstmp file to a
- *      uid (core/clean_rules), group files per user (users in uid order);
+ *   1. list raw_data/web_app_data (sorted; types from readdir, no stat per name), attribute
+ *      every regular non-.gstmp file to a uid (core/clean_rules), group files per user
+ *      (users in uid order);
  *   2. classify users batch by batch (BATCH_SIZE users at a time, PARALLEL_WORKERS threads):
- *      each user's files are streamed once for the checksum and the row count, its
- *      demographics and consent are parsed, and a small result (status, device, reasons,
- *      metadata.csv row, copy plan) is stored in the user's slot;
- *   3. number the batch folders (partitioned storage needs the global rank of a user in
- *      its device/status group), then copy (hard link, else byte copy) every planned file
- *      into cleaned_data.partial/, again batch by batch in parallel;
+ *      each user's files are read once (one openat by short name, fstat, one read) for the
+ *      checksum, the row count and — demographics and consent — the metadata row, and a
+ *      small result (status, device, reasons, metadata.csv row, copy plan) is stored in the
+ *      user's slot; without partitioned storage the user's files are then linked (hard link,
+ *      else byte copy) into cleaned_data.partial/ right away;
+ *   3. with partitioned storage, number the batch folders (a user's global rank in its
+ *      device/status group) and link every planned file, again batch by batch in parallel;
  *   4. write lists, metadata.csv and the JSON reports into staging folders and swap them in.
  * Slots are consumed in uid order, so every output is the same for any worker count or
  * batch size. Hard links are safe because no stage ever writes a file in place: every
@@ -90,6 +92,7 @@ typedef struct clean_job {
     const char *in_dir;
     const char *out_dir;   /* cleaned_data.partial */
     int in_fd;             /* in_dir, open: inputs are opened and linked by their short names */
+    int base_fd;           /* the base's raw folder, open (incremental runs), else -1 */
     int area_fd[2][2][2];  /* [device][complete][text] output area folders  */
     kx_dirlist list;       /* input names in byte order; sizes filled in when a file is opened */
     size_t *demo_candidates; /* listing indices of non-gstmp files containing "_demographics.json" */
@@ -132,22 +135,6 @@ static bool ends_with(const char *s, const char *suffix)
 }
 
 /* ---- per-user classification ---------------------------------------------------------------- */
-
-/* Size of input entry e: from the listing if it was stat'ed there, else one fstatat (the
- * listing takes types from readdir, so most sizes are first seen when a file is opened). */
-static int entry_size(const clean_job *job, kx_dirent *e, kx_err *err)
-{
-    if (e->size != UINT64_MAX) return 0;
-    struct stat st;
-    if (fstatat(job->in_fd, e->name, &st, 0) != 0) {
-        char *path = kx_path_join(job->in_dir, e->name);
-        kx_fail_errno(err, "cannot stat input file %s", path);
-        free(path);
-        return -1;
-    }
-    e->size = (uint64_t)st.st_size;
-    return 0;
-}
 
 /* Reads input file e whole into data (reset first): openat by its short name, fstat for the
  * size (recorded in the listing), one read. */
@@ -372,21 +359,26 @@ static void resolve_collisions(const clean_job *job, user_slot *u, const bool *r
  * base's checksum and minimum-rows verdict hold without reading the contents. */
 static bool files_unchanged(const clean_job *job, const user_slot *u)
 {
-    const kx_user_sum *b = job->base ? kx_user_sums_find(&job->base->sums, u->uid) : NULL;
+    const kx_user_sum *b = job->base && job->base_fd >= 0 ? kx_user_sums_find(&job->base->sums, u->uid) : NULL;
     if (!b || b->files != (int64_t)u->nfiles) return false;
+    /* Short names relative to the open folders, not full paths: one fstatat per file here,
+     * one in the base's raw folder. */
+    struct stat *cur = kx_calloc(u->nfiles ? u->nfiles : 1, sizeof *cur);
     uint64_t total = 0;
-    for (size_t i = 0; i < u->nfiles; i++) {
+    bool same = true;
+    for (size_t i = 0; i < u->nfiles && same; i++) {
         kx_dirent *e = &job->list.items[u->files[i]]; /* this user's entry: no other thread writes it */
-        kx_err ignored;
-        if (entry_size(job, e, &ignored) != 0) return false; /* the read then reports it */
-        total += e->size;
+        same = fstatat(job->in_fd, e->name, &cur[i], 0) == 0; /* if not, the read reports it */
+        if (same) total += e->size = (uint64_t)cur[i].st_size;
     }
-    if (total != (uint64_t)b->bytes) return false;
-    for (size_t i = 0; i < u->nfiles; i++) {
+    same = same && total == (uint64_t)b->bytes;
+    for (size_t i = 0; i < u->nfiles && same; i++) {
         const kx_dirent *e = &job->list.items[u->files[i]];
-        if (!kx_clean_base_same_file(job->base, job->in_dir, e->name, e->size)) return false;
+        struct stat old;
+        same = fstatat(job->base_fd, e->name, &old, 0) == 0 && kx_clean_base_same_stat(job->base, &cur[i], &old, e->size);
     }
-    return true;
+    free(cur);
+    return same;
 }
 
 /* Classification of one user (01 §4.2–§4.3); fills the slot. */
@@ -486,13 +478,6 @@ static int classify_user(clean_job *job, user_slot *u)
     return rc;
 }
 
-static void classify_worker(void *arg, size_t i)
-{
-    clean_job *job = arg;
-    user_slot *u = &job->users[job->first + i];
-    if (classify_user(job, u) != 0) u->failed = true;
-}
-
 /* ---- copying --------------------------------------------------------------------------------- */
 
 /* The user's CSV (text = 0) or text (text = 1) folder inside the staging output. */
@@ -556,6 +541,17 @@ static void copy_worker(void *arg, size_t i)
     clean_job *job = arg;
     user_slot *u = &job->users[job->first + i];
     if (copy_user(job, u) != 0) u->failed = true;
+}
+
+/* Classifies one user and, unless storage is partitioned (a batch folder needs the user's
+ * rank in its device/status group, known once every user is classified), links its files
+ * at once, while their directory entries and inodes are still in the CPU caches. */
+static void classify_worker(void *arg, size_t i)
+{
+    clean_job *job = arg;
+    user_slot *u = &job->users[job->first + i];
+    if (classify_user(job, u) != 0) u->failed = true;
+    else if (!job->ctx->cfg->partitioned_storage && copy_user(job, u) != 0) u->failed = true;
 }
 
 /* Runs fn over all users, BATCH_SIZE at a time; fails with the first failed user's error. */
@@ -708,7 +704,8 @@ static void close_fds(clean_job *job)
         fds[i] = -1;
     }
     if (job->in_fd >= 0) close(job->in_fd);
-    job->in_fd = -1;
+    if (job->base_fd >= 0) close(job->base_fd);
+    job->in_fd = job->base_fd = -1;
 }
 
 static int write_buf(const char *dir, const char *name, const kx_buf *b, kx_err *err)
@@ -913,7 +910,7 @@ int kx_stage_clean(kx_stage_ctx *ctx)
     char *rep_final = kx_asprintf("%s/etl_metadata/cleaning", ctx->version_dir);
     char *rep_stage = kx_asprintf("%s/etl_metadata/.cleaning.partial", ctx->version_dir);
     job.in_dir = in_dir;
-    job.in_fd = -1;
+    job.in_fd = job.base_fd = -1;
     for (int *fd = &job.area_fd[0][0][0]; fd < &job.area_fd[0][0][0] + 8; fd++) *fd = -1;
     job.out_dir = out_stage;
     clean_totals t;
@@ -929,6 +926,7 @@ int kx_stage_clean(kx_stage_ctx *ctx)
     /* Types from readdir, sizes when each file is opened: no stat per listed name. */
     if (kx_list_dir_ex(in_dir, &job.list, KX_LIST_NO_SIZE, &ctx->err) != 0) goto out;
     job.in_fd = open(in_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (job.base) job.base_fd = open(job.base->raw_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* -1: no reuse */
     if (job.in_fd < 0) {
         kx_fail_errno(&ctx->err, "cannot open folder %s", in_dir);
         goto out;
@@ -939,8 +937,10 @@ int kx_stage_clean(kx_stage_ctx *ctx)
     if (make_skeleton(out_stage, &ctx->err) || open_areas(&job, &ctx->err) || kx_mkdirs(rep_stage, &ctx->err))
         goto out;
     if (for_each_batch(&job, nusers, classify_worker, "clean (classify)", &ctx->err)) goto out;
-    number_batches(&job, nusers);
-    if (for_each_batch(&job, nusers, copy_worker, "clean (copy)", &ctx->err)) goto out;
+    if (ctx->cfg->partitioned_storage) {
+        number_batches(&job, nusers);
+        if (for_each_batch(&job, nusers, copy_worker, "clean (copy)", &ctx->err)) goto out;
+    }
     close_fds(&job);
     sum_up(&job, nusers, &t);
     for (int d = 0; d < 2; d++)
