@@ -142,14 +142,18 @@ static int rmtree_at(int parent_fd, const char *name, int dfd, const char *path,
         }
         if (!is_dir) {
             if (unlinkat(dirfd(d), e->d_name, 0) != 0 && errno != ENOENT) {
+                int saved = errno;
                 char *sub = kx_path_join(path, e->d_name);
+                errno = saved;
                 rc = kx_fail_errno(err, "cannot remove %s", sub);
                 free(sub);
             }
             continue;
         }
-        char *sub = kx_path_join(path, e->d_name);
         int sfd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int saved = errno;
+        char *sub = kx_path_join(path, e->d_name);
+        errno = saved;
         if (sfd < 0) rc = errno == ENOENT ? 0 : kx_fail_errno(err, "cannot open folder %s", sub);
         else rc = rmtree_at(dirfd(d), e->d_name, sfd, sub, err);
         free(sub);

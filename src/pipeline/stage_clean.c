@@ -145,8 +145,10 @@ static int read_input(const clean_job *job, kx_dirent *e, kx_buf *data, kx_err *
     struct stat st;
     int rc = 0;
     if (fd < 0 || fstat(fd, &st) != 0) {
+        int saved = errno;
         char *path = kx_path_join(job->in_dir, e->name);
-        rc = kx_fail_errno(err, "cannot open input file %s", path);
+        errno = saved;
+        rc = kx_fail_errno(err, fd < 0 ? "cannot open input file %s" : "cannot stat input file %s", path);
         free(path);
     } else {
         e->size = (uint64_t)st.st_size;
@@ -509,7 +511,9 @@ static int open_user_folder(const clean_job *job, const user_slot *u, int text, 
     int fd = openat(afd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) return fd;
 fail:;
+    int saved = errno;
     char *path = user_folder(job, u, text);
+    errno = saved;
     kx_fail_errno(err, "cannot create folder %s", path);
     free(path);
     return -1;

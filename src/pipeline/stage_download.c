@@ -144,7 +144,8 @@ typedef struct local_job {
 
 static char *src_path(const local_job *j, const char *name) { return kx_path_join(j->src_dir, name); }
 
-/* sha256 of an open file of `size` bytes (from fstat), streamed from its current offset.
+/* sha256 of an open file of `size` bytes (from fstat), streamed from its current offset;
+ * dir/name (or dir alone when name is "") names it in messages.
  * A short read that reaches `size` is end-of-file (regular file): no extra read to see it. */
 static int sha256_fd(int fd, const char *dir, const char *name, uint64_t size, char hex[65], kx_err *err)
 {
@@ -156,7 +157,9 @@ static int sha256_fd(int fd, const char *dir, const char *name, uint64_t size, c
         ssize_t r = read(fd, buf, sizeof buf);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
-            char *path = kx_path_join(dir, name);
+            int saved = errno;
+            char *path = *name ? kx_path_join(dir, name) : kx_strdup(dir);
+            errno = saved;
             rc = kx_fail_errno(err, "cannot read %s", path);
             free(path);
             break;
@@ -232,8 +235,10 @@ static int hash_object(local_job *j, size_t i, kx_err *err)
     int fd = kx_openat_read(j->src_fd, e->name);
     int rc = -1;
     if (fd < 0 || fstat(fd, &st) != 0) {
+        int saved = errno;
         char *src = src_path(j, e->name);
-        kx_fail_errno(err, "cannot open %s", src);
+        errno = saved;
+        kx_fail_errno(err, fd < 0 ? "cannot open %s" : "cannot stat %s", src);
         free(src);
     } else if (check_size(j, e, &st, err) == 0) {
         j->mtime_ns[i] = mtime_ns(&st); /* taken before the read: a later change shows next time */
