@@ -150,12 +150,17 @@ static bool before(struct timespec a, struct timespec b)
     return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
 }
 
+bool kx_clean_base_same_stat(const kx_clean_base *b, const struct stat *cur, const struct stat *old, uint64_t size)
+{
+    return S_ISREG(cur->st_mode) && cur->st_dev == old->st_dev && cur->st_ino == old->st_ino &&
+           (uint64_t)cur->st_size == size && before(cur->st_mtim, b->t0);
+}
+
 bool kx_clean_base_same_file(const kx_clean_base *b, const char *in_dir, const char *name, uint64_t size)
 {
     char *cur = kx_path_join(in_dir, name), *old = kx_path_join(b->raw_dir, name);
     struct stat s1, s2;
-    bool same = stat(cur, &s1) == 0 && stat(old, &s2) == 0 && S_ISREG(s1.st_mode) && s1.st_dev == s2.st_dev &&
-                s1.st_ino == s2.st_ino && (uint64_t)s1.st_size == size && before(s1.st_mtim, b->t0);
+    bool same = stat(cur, &s1) == 0 && stat(old, &s2) == 0 && kx_clean_base_same_stat(b, &s1, &s2, size);
     free(cur);
     free(old);
     return same;

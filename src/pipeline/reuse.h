@@ -68,6 +68,10 @@ void kx_clean_base_free(kx_clean_base *b);
  * <base raw_dir>/<name>), of the given size, and last modified before the base's clean
  * started — so its content is what the base hashed. */
 bool kx_clean_base_same_file(const kx_clean_base *b, const char *in_dir, const char *name, uint64_t size);
+/* The same test on stat data the caller already has (fstatat relative to open folders):
+ * cur of <in_dir>/<name>, old of <base raw_dir>/<name>. */
+struct stat;
+bool kx_clean_base_same_stat(const kx_clean_base *b, const struct stat *cur, const struct stat *old, uint64_t size);
 
 /* The base's minimum-rows reason of uid (01 §4.2 rule 2), or NULL if it had none. */
 const char *kx_clean_base_min_rows_reason(const kx_clean_base *b, const char *uid);

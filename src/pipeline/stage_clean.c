@@ -1,15 +1,17 @@
 /* stage_clean.c — the `clean` stage (spec 01 §4–§5, 05 §6.2–§6.3).
  *
  * Flow:
- *   1. list raw_data/web_app_data (sorted), attribute every regular non-.gstmp file to a
- *      uid (core/clean_rules), group files per user (users in uid order);
+ *   1. list raw_data/web_app_data (sorted; types from readdir, no stat per name), attribute
+ *      every regular non-.gstmp file to a uid (core/clean_rules), group files per user
+ *      (users in uid order);
  *   2. classify users batch by batch (BATCH_SIZE users at a time, PARALLEL_WORKERS threads):
- *      each user's files are streamed once for the checksum and the row count, its
- *      demographics and consent are parsed, and a small result (status, device, reasons,
- *      metadata.csv row, copy plan) is stored in the user's slot;
- *   3. number the batch folders (partitioned storage needs the global rank of a user in
- *      its device/status group), then copy (hard link, else byte copy) every planned file
- *      into cleaned_data.partial/, again batch by batch in parallel;
+ *      each user's files are read once (one openat by short name, fstat, one read) for the
+ *      checksum, the row count and — demographics and consent — the metadata row, and a
+ *      small result (status, device, reasons, metadata.csv row, copy plan) is stored in the
+ *      user's slot; without partitioned storage the user's files are then linked (hard link,
+ *      else byte copy) into cleaned_data.partial/ right away;
+ *   3. with partitioned storage, number the batch folders (a user's global rank in its
+ *      device/status group) and link every planned file, again batch by batch in parallel;
  *   4. write lists, metadata.csv and the JSON reports into staging folders and swap them in.
  * Slots are consumed in uid order, so every output is the same for any worker count or
  * batch size. Hard links are safe because no stage ever writes a file in place: every
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/clean_rules.h"
@@ -88,7 +91,10 @@ typedef struct clean_job {
     kx_stage_ctx *ctx;
     const char *in_dir;
     const char *out_dir;   /* cleaned_data.partial */
-    kx_dirlist list;
+    int in_fd;             /* in_dir, open: inputs are opened and linked by their short names */
+    int base_fd;           /* the base's raw folder, open (incremental runs), else -1 */
+    int area_fd[2][2][2];  /* [device][complete][text] output area folders  */
+    kx_dirlist list;       /* input names in byte order; sizes filled in when a file is opened */
     size_t *demo_candidates; /* listing indices of non-gstmp files containing "_demographics.json" */
     size_t n_demo_candidates;
     user_slot *users;
@@ -130,33 +136,49 @@ static bool ends_with(const char *s, const char *suffix)
 
 /* ---- per-user classification ---------------------------------------------------------------- */
 
-/* Streams one file into the user checksum and, when count != NULL, the line counter. */
-static int hash_file(const char *path, const char *name, uint64_t size, kx_user_hash *h, kx_linecount *count,
-                     uint64_t *bytes, kx_err *err)
+/* Reads input file e whole into data (reset first): openat by its short name, fstat for the
+ * size (recorded in the listing), one read. */
+static int read_input(const clean_job *job, kx_dirent *e, kx_buf *data, kx_err *err)
 {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return kx_fail_errno(err, "cannot open input file %s", path);
-    kx_user_hash_file_begin(h, name, size);
-    char buf[65536];
-    uint64_t total = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf, sizeof buf);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            kx_fail_errno(err, "cannot read input file %s", path);
-            close(fd);
-            return -1;
+    kx_buf_reset(data);
+    int fd = kx_openat_read(job->in_fd, e->name);
+    struct stat st;
+    int rc = 0;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        int saved = errno;
+        char *path = kx_path_join(job->in_dir, e->name);
+        errno = saved;
+        rc = kx_fail_errno(err, fd < 0 ? "cannot open input file %s" : "cannot stat input file %s", path);
+        free(path);
+    } else {
+        e->size = (uint64_t)st.st_size;
+        char *path = NULL; /* only for messages */
+        kx_err rerr;
+        if (kx_read_fd(fd, e->name, e->size, data, &rerr) != 0) {
+            path = kx_path_join(job->in_dir, e->name);
+            rc = kx_fail(err, "cannot read input file %s: %s", path, rerr.msg);
         }
-        if (r == 0) break;
-        kx_user_hash_content(h, buf, (size_t)r);
-        if (count) kx_linecount_feed(count, buf, (size_t)r);
-        total += (uint64_t)r;
+        free(path);
     }
-    close(fd);
-    if (total != size) return kx_fail(err, "input file %s changed while being read (%llu bytes listed, %llu read)",
-                                      path, (unsigned long long)size, (unsigned long long)total);
-    *bytes += total;
-    return 0;
+    if (fd >= 0) close(fd);
+    return rc;
+}
+
+/* Reads and parses a JSON object from bytes; NULL with *msg set (heap) on failure. */
+static json_t *parse_object(const kx_buf *b, char **msg)
+{
+    json_error_t je;
+    json_t *v = json_loadb(b->data ? b->data : "", b->len, 0, &je);
+    if (!v) {
+        *msg = kx_asprintf("%s (line %d, column %d)", je.text, je.line, je.column);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        *msg = kx_strdup("not a JSON object");
+        return NULL;
+    }
+    return v;
 }
 
 /* Reads and parses a JSON object; NULL with *msg set (heap) on failure. */
@@ -169,18 +191,25 @@ static json_t *load_object(const char *path, char **msg)
         kx_buf_free(&b);
         return NULL;
     }
-    json_error_t je;
-    json_t *v = json_loadb(b.data ? b.data : "", b.len, 0, &je);
+    json_t *v = parse_object(&b, msg);
     kx_buf_free(&b);
-    if (!v) {
-        *msg = kx_asprintf("%s (line %d, column %d)", je.text, je.line, je.column);
-        return NULL;
-    }
-    if (!json_is_object(v)) {
-        json_decref(v);
-        *msg = kx_strdup("not a JSON object");
-        return NULL;
-    }
+    return v;
+}
+
+/* The bytes of a user's demographics / consent file kept from the checksum pass, so the
+ * file is not opened and read a second time. */
+typedef struct kept_file {
+    bool have;
+    kx_buf data;
+} kept_file;
+
+/* JSON object of input `name`: parsed from `kept` when the checksum pass kept its bytes. */
+static json_t *user_object(const clean_job *job, const char *name, const kept_file *kept, char **msg)
+{
+    if (kept->have) return parse_object(&kept->data, msg);
+    char *path = kx_path_join(job->in_dir, name);
+    json_t *v = load_object(path, msg);
+    free(path);
     return v;
 }
 
@@ -196,17 +225,20 @@ static const char *demographics_name(const clean_job *job, const char *uid, char
     return NULL;
 }
 
-/* Device routing and the JSON inputs of the metadata.csv row. */
-static void read_user_json(const clean_job *job, user_slot *u, json_t **demo, json_t **consent)
+/* Device routing and the JSON inputs of the metadata.csv row. kept[0] / kept[1]: the
+ * bytes of <uid>_demographics.json / <uid>_consent.json if the checksum pass read them. */
+static void read_user_json(const clean_job *job, user_slot *u, const kept_file kept[2], json_t **demo,
+                           json_t **consent)
 {
     char exact[80];
     const char *dname = demographics_name(job, u->uid, exact);
+    static const kept_file none = {false, KX_BUF_INIT};
     *demo = NULL;
     *consent = NULL;
     u->device = DEV_DESKTOP;
     if (dname) {
-        char *path = kx_path_join(job->in_dir, dname), *msg = NULL;
-        *demo = load_object(path, &msg);
+        char *msg = NULL;
+        *demo = user_object(job, dname, dname == exact ? &kept[0] : &none, &msg);
         if (*demo) {
             u->demo_ok = true;
             if (kx_json_truthy(json_object_get(*demo, "is_mobile"))) u->device = DEV_MOBILE;
@@ -214,17 +246,15 @@ static void read_user_json(const clean_job *job, user_slot *u, json_t **demo, js
             u->proc_error = kx_asprintf("Demographics read error for %s: %s", u->uid, msg);
         }
         free(msg);
-        free(path);
     }
     char cname[80];
     snprintf(cname, sizeof cname, "%s_consent.json", u->uid);
     if (has_regular_file(&job->list, cname)) {
-        char *path = kx_path_join(job->in_dir, cname), *msg = NULL;
-        *consent = load_object(path, &msg);
+        char *msg = NULL;
+        *consent = user_object(job, cname, &kept[1], &msg);
         if (!*consent)
             kx_logf(job->ctx->log, KX_LOG_WARNING, COMP, "Consent of %s not usable, defaults used: %s", u->uid, msg);
         free(msg);
-        free(path);
     }
 }
 
@@ -331,16 +361,26 @@ static void resolve_collisions(const clean_job *job, user_slot *u, const bool *r
  * base's checksum and minimum-rows verdict hold without reading the contents. */
 static bool files_unchanged(const clean_job *job, const user_slot *u)
 {
-    const kx_user_sum *b = job->base ? kx_user_sums_find(&job->base->sums, u->uid) : NULL;
+    const kx_user_sum *b = job->base && job->base_fd >= 0 ? kx_user_sums_find(&job->base->sums, u->uid) : NULL;
     if (!b || b->files != (int64_t)u->nfiles) return false;
+    /* Short names relative to the open folders, not full paths: one fstatat per file here,
+     * one in the base's raw folder. */
+    struct stat *cur = kx_calloc(u->nfiles ? u->nfiles : 1, sizeof *cur);
     uint64_t total = 0;
-    for (size_t i = 0; i < u->nfiles; i++) total += job->list.items[u->files[i]].size;
-    if (total != (uint64_t)b->bytes) return false;
-    for (size_t i = 0; i < u->nfiles; i++) {
-        const kx_dirent *e = &job->list.items[u->files[i]];
-        if (!kx_clean_base_same_file(job->base, job->in_dir, e->name, e->size)) return false;
+    bool same = true;
+    for (size_t i = 0; i < u->nfiles && same; i++) {
+        kx_dirent *e = &job->list.items[u->files[i]]; /* this user's entry: no other thread writes it */
+        same = fstatat(job->in_fd, e->name, &cur[i], 0) == 0; /* if not, the read reports it */
+        if (same) total += e->size = (uint64_t)cur[i].st_size;
     }
-    return true;
+    same = same && total == (uint64_t)b->bytes;
+    for (size_t i = 0; i < u->nfiles && same; i++) {
+        const kx_dirent *e = &job->list.items[u->files[i]];
+        struct stat old;
+        same = fstatat(job->base_fd, e->name, &old, 0) == 0 && kx_clean_base_same_stat(job->base, &cur[i], &old, e->size);
+    }
+    free(cur);
+    return same;
 }
 
 /* Classification of one user (01 §4.2–§4.3); fills the slot. */
@@ -353,9 +393,14 @@ static int classify_user(clean_job *job, user_slot *u)
     bool *renamed = kx_calloc(u->nfiles ? u->nfiles : 1, sizeof *renamed);
     u->copies = kx_calloc(u->nfiles ? u->nfiles : 1, sizeof *u->copies);
     u->reused = files_unchanged(job, u);
+    kx_buf data = KX_BUF_INIT; /* one file's bytes; reused across the user's files */
+    kept_file kept[2] = {{false, KX_BUF_INIT}, {false, KX_BUF_INIT}}; /* demographics, consent */
+    char kept_names[2][80];
+    snprintf(kept_names[0], sizeof kept_names[0], "%s_demographics.json", u->uid);
+    snprintf(kept_names[1], sizeof kept_names[1], "%s_consent.json", u->uid);
     int rc = 0;
     for (size_t i = 0; i < u->nfiles; i++) {
-        const kx_dirent *e = &job->list.items[u->files[i]];
+        kx_dirent *e = &job->list.items[u->files[i]];
         if (kx_clean_is_timestamp_file(e->name)) u->has_ts = true;
         kx_task_name t;
         bool exact = kx_clean_parse_task_name(e->name, &t);
@@ -367,10 +412,17 @@ static int classify_user(clean_job *job, user_slot *u)
         if (u->reused) {
             u->bytes += e->size;
         } else {
-            char *path = kx_path_join(job->in_dir, e->name);
-            rc = hash_file(path, e->name, e->size, h, count ? &lc : NULL, &u->bytes, &u->err);
-            free(path);
+            rc = read_input(job, e, &data, &u->err);
             if (rc != 0) break;
+            kx_user_hash_file_begin(h, e->name, e->size);
+            kx_user_hash_content(h, data.data, data.len);
+            if (count) kx_linecount_feed(&lc, data.data, data.len);
+            u->bytes += data.len;
+            for (int k = 0; k < 2; k++) {
+                if (strcmp(e->name, kept_names[k])) continue;
+                kx_buf_put(&kept[k].data, data.data, data.len);
+                kept[k].have = true;
+            }
         }
         if (count) {
             int64_t rows = kx_linecount_lines(&lc) - 1;
@@ -412,7 +464,7 @@ static int classify_user(clean_job *job, user_slot *u)
         }
         u->complete = u->reasons.n == 0;
         json_t *demo, *consent;
-        read_user_json(job, u, &demo, &consent);
+        read_user_json(job, u, kept, &demo, &consent);
         kx_buf row = KX_BUF_INIT;
         kx_clean_metadata_row(&row, u->uid, u->complete, demo, consent, u->has_ts, cfg->include_pii);
         u->meta_row = kx_buf_steal(&row);
@@ -422,14 +474,10 @@ static int classify_user(clean_job *job, user_slot *u)
     sl_free(&short_names);
     free(short_rows);
     free(renamed);
+    kx_buf_free(&data);
+    kx_buf_free(&kept[0].data);
+    kx_buf_free(&kept[1].data);
     return rc;
-}
-
-static void classify_worker(void *arg, size_t i)
-{
-    clean_job *job = arg;
-    user_slot *u = &job->users[job->first + i];
-    if (classify_user(job, u) != 0) u->failed = true;
 }
 
 /* ---- copying --------------------------------------------------------------------------------- */
@@ -445,21 +493,50 @@ static char *user_folder(const clean_job *job, const user_slot *u, int text)
     return kx_asprintf("%s/%s/%s/%s", job->out_dir, dev, area, u->uid);
 }
 
+/* Creates the user's CSV (text = 0) or text (text = 1) folder relative to its open area
+ * folder and returns it opened (for linkat), or -1. The area's parents exist (the
+ * skeleton); a partitioned batch folder is shared by BATCH_SIZE users, so EEXIST is fine. */
+static int open_user_folder(const clean_job *job, const user_slot *u, int text, kx_err *err)
+{
+    int afd = job->area_fd[u->device][u->complete][text];
+    char rel[64 + KX_UID_LEN];
+    size_t off = 0;
+    if (job->ctx->cfg->partitioned_storage) {
+        off = (size_t)snprintf(rel, sizeof rel, "batch_%03u", u->batch_no);
+        if (mkdirat(afd, rel, 0777) != 0 && errno != EEXIST) goto fail;
+        rel[off++] = '/';
+    }
+    memcpy(rel + off, u->uid, KX_UID_LEN + 1);
+    if (mkdirat(afd, rel, 0777) != 0 && errno != EEXIST) goto fail;
+    int fd = openat(afd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) return fd;
+fail:;
+    int saved = errno;
+    char *path = user_folder(job, u, text);
+    errno = saved;
+    kx_fail_errno(err, "cannot create folder %s", path);
+    free(path);
+    return -1;
+}
+
 static int copy_user(const clean_job *job, user_slot *u)
 {
-    char *dirs[2] = {user_folder(job, u, 0), user_folder(job, u, 1)};
+    int dfd[2] = {-1, -1};
     int rc = 0;
-    for (int k = 0; k < 2 && rc == 0; k++) rc = kx_mkdirs(dirs[k], &u->err);
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        dfd[k] = open_user_folder(job, u, k, &u->err);
+        if (dfd[k] < 0) rc = -1;
+    }
     for (size_t i = 0; i < u->ncopies && rc == 0; i++) {
         const copy_item *c = &u->copies[i];
-        char *src = kx_path_join(job->in_dir, job->list.items[c->idx].name);
-        char *dst = kx_path_join(dirs[c->to_text], c->dst_name);
-        rc = kx_link_or_copy(src, dst, &u->err);
-        free(src);
-        free(dst);
+        if (linkat(job->in_fd, job->list.items[c->idx].name, dfd[c->to_text], c->dst_name, 0) == 0) continue;
+        char *dir = user_folder(job, u, c->to_text); /* slow path: existing name or no hard links */
+        rc = kx_link_or_copy_at(job->in_fd, job->in_dir, job->list.items[c->idx].name, dfd[c->to_text], dir,
+                                c->dst_name, &u->err);
+        free(dir);
     }
-    free(dirs[0]);
-    free(dirs[1]);
+    for (int k = 0; k < 2; k++)
+        if (dfd[k] >= 0) close(dfd[k]);
     return rc;
 }
 
@@ -468,6 +545,17 @@ static void copy_worker(void *arg, size_t i)
     clean_job *job = arg;
     user_slot *u = &job->users[job->first + i];
     if (copy_user(job, u) != 0) u->failed = true;
+}
+
+/* Classifies one user and, unless storage is partitioned (a batch folder needs the user's
+ * rank in its device/status group, known once every user is classified), links its files
+ * at once, while their directory entries and inodes are still in the CPU caches. */
+static void classify_worker(void *arg, size_t i)
+{
+    clean_job *job = arg;
+    user_slot *u = &job->users[job->first + i];
+    if (classify_user(job, u) != 0) u->failed = true;
+    else if (!job->ctx->cfg->partitioned_storage && copy_user(job, u) != 0) u->failed = true;
 }
 
 /* Runs fn over all users, BATCH_SIZE at a time; fails with the first failed user's error. */
@@ -592,6 +680,36 @@ static int make_skeleton(const char *out_dir, kx_err *err)
         }
     }
     return 0;
+}
+
+/* Opens the four per-user areas of both devices, for the *at calls of copy_user. */
+static int open_areas(clean_job *job, kx_err *err)
+{
+    static const char *const areas[2][2] = {{"broken_data", "broken_data/text"}, {"raw_data", "text"}};
+    for (int d = 0; d < 2; d++) {
+        for (int c = 0; c < 2; c++) {
+            for (int t = 0; t < 2; t++) {
+                char *p = kx_asprintf("%s/%s/%s", job->out_dir, dev_names[d], areas[c][t]);
+                job->area_fd[d][c][t] = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                int rc = job->area_fd[d][c][t] < 0 ? kx_fail_errno(err, "cannot open folder %s", p) : 0;
+                free(p);
+                if (rc) return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static void close_fds(clean_job *job)
+{
+    int *fds = &job->area_fd[0][0][0];
+    for (size_t i = 0; i < sizeof job->area_fd / sizeof *fds; i++) {
+        if (fds[i] >= 0) close(fds[i]);
+        fds[i] = -1;
+    }
+    if (job->in_fd >= 0) close(job->in_fd);
+    if (job->base_fd >= 0) close(job->base_fd);
+    job->in_fd = job->base_fd = -1;
 }
 
 static int write_buf(const char *dir, const char *name, const kx_buf *b, kx_err *err)
@@ -796,6 +914,8 @@ int kx_stage_clean(kx_stage_ctx *ctx)
     char *rep_final = kx_asprintf("%s/etl_metadata/cleaning", ctx->version_dir);
     char *rep_stage = kx_asprintf("%s/etl_metadata/.cleaning.partial", ctx->version_dir);
     job.in_dir = in_dir;
+    job.in_fd = job.base_fd = -1;
+    for (int *fd = &job.area_fd[0][0][0]; fd < &job.area_fd[0][0][0] + 8; fd++) *fd = -1;
     job.out_dir = out_stage;
     clean_totals t;
     memset(&t, 0, sizeof t);
@@ -807,14 +927,25 @@ int kx_stage_clean(kx_stage_ctx *ctx)
         kx_fail(&ctx->err, "input folder %s does not exist (run the download stage first)", in_dir);
         goto out;
     }
-    if (kx_list_dir(in_dir, &job.list, &ctx->err) != 0) goto out;
+    /* Types from readdir, sizes when each file is opened: no stat per listed name. */
+    if (kx_list_dir_ex(in_dir, &job.list, KX_LIST_NO_SIZE, &ctx->err) != 0) goto out;
+    job.in_fd = open(in_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (job.base) job.base_fd = open(job.base->raw_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* -1: no reuse */
+    if (job.in_fd < 0) {
+        kx_fail_errno(&ctx->err, "cannot open folder %s", in_dir);
+        goto out;
+    }
     nusers = group_users(&job, &t, &file_idx);
     kx_logf(ctx->log, KX_LOG_INFO, COMP, "Classifying %zu users from %lld files", nusers, (long long)t.total_files);
     if (kx_rmtree(out_stage, &ctx->err) || kx_rmtree(rep_stage, &ctx->err)) goto out;
-    if (make_skeleton(out_stage, &ctx->err) || kx_mkdirs(rep_stage, &ctx->err)) goto out;
+    if (make_skeleton(out_stage, &ctx->err) || open_areas(&job, &ctx->err) || kx_mkdirs(rep_stage, &ctx->err))
+        goto out;
     if (for_each_batch(&job, nusers, classify_worker, "clean (classify)", &ctx->err)) goto out;
-    number_batches(&job, nusers);
-    if (for_each_batch(&job, nusers, copy_worker, "clean (copy)", &ctx->err)) goto out;
+    if (ctx->cfg->partitioned_storage) {
+        number_batches(&job, nusers);
+        if (for_each_batch(&job, nusers, copy_worker, "clean (copy)", &ctx->err)) goto out;
+    }
+    close_fds(&job);
     sum_up(&job, nusers, &t);
     for (int d = 0; d < 2; d++)
         if (write_device_tables(&job, nusers, d, &ctx->err)) goto out;
@@ -830,6 +961,7 @@ out:
         kx_rmtree(out_stage, NULL);
         kx_rmtree(rep_stage, NULL);
     }
+    close_fds(&job);
     free_users(&job, nusers);
     if (job.base) kx_clean_base_free(&base);
     free(file_idx);

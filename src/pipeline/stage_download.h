@@ -33,4 +33,13 @@ typedef struct kx_retry_stats {
 void kx_download_objects(size_t n, int workers, kx_fetch_fn fetch, void *arg, kx_sleep_fn sleep_fn,
                          json_t *errors, bool *failed, kx_retry_stats *stats);
 
+/* Optional first pass of kx_download_objects_with: attempts every object 0..n-1 in its own
+ * way (e.g. with the work split across threads differently than one object per item) and
+ * sets rc[i] (0 or -1) and, for failures, errs[i]. The retry rounds then use `fetch`. */
+typedef void (*kx_first_pass_fn)(void *arg, size_t n, int workers, int *rc, kx_err *errs);
+
+/* kx_download_objects with the first pass done by `first` (NULL: by `fetch`, per object). */
+void kx_download_objects_with(size_t n, int workers, kx_first_pass_fn first, kx_fetch_fn fetch, void *arg,
+                              kx_sleep_fn sleep_fn, json_t *errors, bool *failed, kx_retry_stats *stats);
+
 #endif

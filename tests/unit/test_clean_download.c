@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "io/fs.h"
+#include "io/json.h"
 #include "pipeline/stage.h"
 #include "pipeline/stage_download.h"
 #include "test.h"
@@ -144,4 +145,110 @@ TEST(download_errors_are_clear)
     CHECK_EQ_INT(rc2, -1);
     CHECK(m2);
     CHECK(log_written);
+}
+
+/* The streamed manifest (entries written directly for plain names, through jansson for
+ * others) is byte for byte kx_json_dump of the same document. */
+TEST(download_manifest_bytes_equal_json_dump)
+{
+    const char *tmp = kx_test_tmpdir();
+    char *src = kx_path_join(tmp, "msrc"), *vd = kx_path_join(tmp, "mart/v");
+    kx_mkdirs(src, NULL);
+    kx_mkdirs(vd, NULL);
+    static const char *const names[] = {"a.csv", "q\"uote.csv", "back\\slash.txt", "caf\xc3\xa9.csv", "z.txt"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char *p = kx_path_join(src, names[i]);
+        kx_write_file_atomic(p, names[i], strlen(names[i]), NULL);
+        free(p);
+    }
+    kx_config cfg;
+    kx_config_init(&cfg);
+    cfg.parallel_workers = 3; /* one linking thread, two hashing */
+    kx_config_set(&cfg, "RAW_SOURCE", src, "test", NULL);
+    kx_log *log = kx_log_new(KX_LOG_OFF);
+    kx_stage_ctx ctx = kx_test_stage_ctx(&cfg, vd, log);
+    int rc = kx_stage_download(&ctx);
+    json_decref(ctx.stats);
+    char *mpath = kx_path_join(vd, "etl_metadata/download/manifest.json");
+    kx_buf file = KX_BUF_INIT, dumped = KX_BUF_INIT;
+    kx_read_file(mpath, &file, NULL);
+    json_t *m = json_load_file(mpath, 0, NULL);
+    kx_json_dump(&dumped, m);
+    json_t *files = json_object_get(m, "files");
+    json_t *q = json_array_get(files, 2); /* byte order: "a.csv" "back\slash.txt" "caf\xc3\xa9.csv" "q\"uote.csv" */
+    bool q_ok = !strcmp(json_string_value(json_object_get(q, "name")), "caf\xc3\xa9.csv") &&
+                json_integer_value(json_object_get(q, "size")) == 9 && json_object_get(q, "mtime_ns");
+    size_t nfiles = json_array_size(files);
+    json_decref(m);
+    free(mpath);
+    free(src);
+    free(vd);
+    kx_config_free(&cfg);
+    kx_log_free(log);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_INT(nfiles, 5);
+    CHECK(q_ok);
+    CHECK(strstr(file.data, "\"name\": \"caf\\u00e9.csv\"") != NULL); /* escaped like every JSON output */
+    CHECK(strstr(file.data, "\"name\": \"q\\\"uote.csv\"") != NULL);
+    CHECK_EQ_STR(file.data, dumped.data);
+    kx_buf_free(&file);
+    kx_buf_free(&dumped);
+}
+
+/* A source on another file system (/dev/shm when it is one): linking fails with EXDEV and
+ * every object is copied by the first pass's copy step, hashed from the copy, recorded
+ * without mtime_ns, and nothing counts as a failed attempt. */
+TEST(download_copies_across_devices)
+{
+    struct stat shm, tmpst;
+    const char *tmp = kx_test_tmpdir();
+    if (stat("/dev/shm", &shm) != 0 || stat(tmp, &tmpst) != 0 || shm.st_dev == tmpst.st_dev ||
+        access("/dev/shm", W_OK) != 0) {
+        kx_test_skip("no writable /dev/shm on another device");
+        return;
+    }
+    char *src = kx_asprintf("/dev/shm/keyetl-test-%ld", (long)getpid()), *vd = kx_path_join(tmp, "xart/v");
+    kx_mkdirs(src, NULL);
+    kx_mkdirs(vd, NULL);
+    static const char *const names[] = {"a.csv", "b.txt", "c.json"};
+    for (size_t i = 0; i < 3; i++) {
+        char *p = kx_path_join(src, names[i]);
+        kx_write_file_atomic(p, "hello", 5, NULL);
+        free(p);
+    }
+    kx_config cfg;
+    kx_config_init(&cfg);
+    cfg.parallel_workers = 2;
+    kx_config_set(&cfg, "RAW_SOURCE", src, "test", NULL);
+    kx_log *log = kx_log_new(KX_LOG_OFF);
+    kx_stage_ctx ctx = kx_test_stage_ctx(&cfg, vd, log);
+    int rc = kx_stage_download(&ctx);
+    json_decref(ctx.stats);
+    char *mpath = kx_path_join(vd, "etl_metadata/download/manifest.json");
+    char *lpath = kx_path_join(vd, "etl_metadata/download/download_log.json");
+    char *copy = kx_path_join(vd, "raw_data/web_app_data/b.txt");
+    json_t *m = json_load_file(mpath, 0, NULL), *lg = json_load_file(lpath, 0, NULL);
+    json_t *b = json_array_get(json_object_get(m, "files"), 1);
+    bool b_ok = !strcmp(json_string_value(json_object_get(b, "name")), "b.txt") &&
+                !strcmp(json_string_value(json_object_get(b, "sha256")),
+                        "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824") &&
+                !json_object_get(b, "mtime_ns");
+    size_t nerr = json_array_size(json_object_get(lg, "errors"));
+    int64_t initial = json_integer_value(json_object_get(json_object_get(lg, "retry_stats"), "initial_gstmp_files"));
+    bool copied = kx_is_file(copy);
+    json_decref(m);
+    json_decref(lg);
+    kx_rmtree(src, NULL);
+    free(src);
+    free(vd);
+    free(mpath);
+    free(lpath);
+    free(copy);
+    kx_config_free(&cfg);
+    kx_log_free(log);
+    CHECK_EQ_INT(rc, 0);
+    CHECK(b_ok);
+    CHECK(copied);
+    CHECK_EQ_INT(nerr, 0);
+    CHECK_EQ_INT(initial, 0);
 }

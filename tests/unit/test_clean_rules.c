@@ -293,3 +293,48 @@ TEST(clean_user_checksum_definition)
     kx_sha256_final(s, got);
     CHECK_EQ_STR(got, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
+
+/* The byte-at-a-time rule of 01 §5.3, as the reference for the word-at-a-time counter. */
+static int64_t lines_reference(const unsigned char *p, size_t n)
+{
+    int64_t t = 0;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == '\r' || (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))) t++;
+    if (n && p[n - 1] != '\n' && p[n - 1] != '\r') t++;
+    return t;
+}
+
+TEST(clean_linecount_word_loop_matches_byte_rule)
+{
+    /* Pseudo-random text over {a, LF, CR, 0x0a+0x80, 0x8a} (bytes that differ from LF only
+     * in the top bit or in one low bit must not count), fed in chunks of every size 1..23. */
+    static const unsigned char alphabet[] = {'a', '\n', '\n', '\r', 0x8a, 0x0b, 0x09, 'x'};
+    unsigned char data[997];
+    uint32_t x = 12345;
+    for (int with_cr = 0; with_cr < 2; with_cr++) {
+        for (size_t i = 0; i < sizeof data; i++) {
+            x = x * 1103515245u + 12345u;
+            unsigned char c = alphabet[(x >> 16) % sizeof alphabet];
+            data[i] = !with_cr && c == '\r' ? 'y' : c;
+        }
+        for (size_t len = 0; len <= sizeof data; len += 97) {
+            for (size_t chunk = 1; chunk < 24; chunk++) {
+                kx_linecount lc;
+                kx_linecount_init(&lc);
+                for (size_t off = 0; off < len; off += chunk)
+                    kx_linecount_feed(&lc, data + off, len - off < chunk ? len - off : chunk);
+                CHECK_EQ_INT(kx_linecount_lines(&lc), lines_reference(data, len));
+            }
+        }
+    }
+}
+
+TEST(clean_linecount_crlf_split_across_lf_only_chunk)
+{
+    kx_linecount lc;
+    kx_linecount_init(&lc);
+    kx_linecount_feed(&lc, "a,b\r", 4);         /* CR: one terminator */
+    kx_linecount_feed(&lc, "\n1,2\n3,4\n", 9);  /* LF-only chunk: its first LF ends the CRLF */
+    CHECK_EQ_INT(kx_linecount_lines(&lc), 3);
+    CHECK_EQ_INT(kx_clean_count_rows("h\n1\n2", 5), 2); /* no final terminator: +1 line */
+}
