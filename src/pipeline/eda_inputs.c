@@ -320,6 +320,7 @@ static int parse_header(kx_eda_sidecar *sc, size_t *pos, kx_err *err)
     return 0;
 }
 
+/* Parses sc->data (modified in place: fields NUL-terminated). */
 static int parse_sidecar(kx_eda_sidecar *sc, kx_err *err)
 {
     size_t pos = 0, cap = 0, ls;
@@ -347,7 +348,18 @@ int kx_eda_sidecar_load(const char *path, kx_eda_sidecar *sc, kx_err *err)
 {
     memset(sc, 0, sizeof *sc);
     if (kx_read_file(path, &sc->data, err) < 0) return -1;
-    if (parse_sidecar(sc, err) == 0) return 0;
+    /* parsing splits a copy in place; data keeps the original bytes (body_off/body_len, for
+     * records carried into a new sidecar); everything parsed is decoded into heap strings */
+    kx_buf raw = KX_BUF_INIT;
+    kx_buf_put(&raw, sc->data.data ? sc->data.data : "", sc->data.len);
+    kx_buf tmp = sc->data;
+    sc->data = raw;
+    raw = tmp;
+    int rc = parse_sidecar(sc, err);
+    tmp = sc->data;
+    sc->data = raw;
+    kx_buf_free(&tmp);
+    if (rc == 0) return 0;
     kx_err inner = *err;
     kx_fail(err, "%s: %s", path, inner.msg);
     kx_eda_sidecar_free(sc);
