@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 #include <xxhash.h>
 
 #include "io/fs.h"
@@ -95,10 +96,18 @@ char *kx_eda_cleaning_id(const char *version_dir)
     kx_buf b = KX_BUF_INIT;
     kx_err err;
     char *id;
-    if (kx_is_file(path) && kx_read_file(path, &b, &err) == 0)
-        id = kx_asprintf("xxh3:%016llx", (unsigned long long)XXH3_64bits(b.data ? b.data : "", b.len));
-    else
+    if (kx_is_file(path) && kx_read_file(path, &b, &err) == 0) {
+        /* the "users" member only: the file also holds a timestamp, which would make the
+         * sidecar of an incremental run differ from a full run's */
+        json_t *doc = json_loadb(b.data ? b.data : "", b.len, 0, NULL);
+        char *users = doc ? json_dumps(json_object_get(doc, "users"), JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        if (users) id = kx_asprintf("users-xxh3:%016llx", (unsigned long long)XXH3_64bits(users, strlen(users)));
+        else id = kx_asprintf("file-xxh3:%016llx", (unsigned long long)XXH3_64bits(b.data ? b.data : "", b.len));
+        free(users);
+        json_decref(doc);
+    } else {
         id = kx_strdup("none");
+    }
     kx_buf_free(&b);
     free(path);
     return id;

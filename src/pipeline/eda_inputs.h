@@ -53,8 +53,10 @@ bool kx_eda_is_scan_file_name(const char *name);
  * appends its entry (R line + K lines) to body and returns 1, else returns 0. */
 int kx_eda_sidecar_scan(kx_buf *body, const char *file_name, const char *data, size_t len);
 
-/* The identity of the cleaned data the sidecar describes: "xxh3:<16 hex>" of
- * <version_dir>/etl_metadata/cleaning/user_checksums.json, or "none". Heap string. */
+/* The identity of the cleaned data the sidecar describes: "users-xxh3:<16 hex>" of the
+ * "users" object of <version_dir>/etl_metadata/cleaning/user_checksums.json (per-user
+ * SHA-256 of the inputs, status, device; dumped compact with sorted keys), or "none" when
+ * the file is absent. Heap string. */
 char *kx_eda_cleaning_id(const char *version_dir);
 
 /* Writer, in this order: header, one folder record per user folder (keypairs order),
