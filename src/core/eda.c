@@ -230,12 +230,6 @@ typedef struct extreme_row {
     size_t order;   /* table order */
 } extreme_row;
 
-typedef struct down_key {
-    const char *key;
-    uint32_t len;
-    double time;
-} down_key;
-
 struct kx_eda {
     user_rec *users;
     size_t nusers, capusers;
@@ -259,8 +253,8 @@ struct kx_eda {
 
     /* quality scan */
     size_t files_read;
-    const char *issue_names[3];
-    int64_t issue_counts[3];
+    kx_eda_issue issue_order[KX_EDA_NISSUE]; /* first-seen order over all files */
+    int64_t issue_counts[KX_EDA_NISSUE];      /* by order position */
     size_t nissue_types;
     json_t *unreleased;
 
@@ -489,32 +483,35 @@ static bool quality_ignored(const kx_eda_event *ev)
     return false;
 }
 
-static void count_issue(kx_eda *e, const char *type)
+const char *const kx_eda_issue_names[KX_EDA_NISSUE] = {"double_press", "orphan_release", "negative_hold_time"};
+
+/* Counts one issue of a file, keeping the file's first-seen order of types. */
+static void count_issue(kx_eda_file_check *c, kx_eda_issue type)
 {
-    for (size_t i = 0; i < e->nissue_types; i++)
-        if (!strcmp(e->issue_names[i], type)) {
-            e->issue_counts[i]++;
+    for (size_t i = 0; i < c->nissue; i++)
+        if (c->issue_order[i] == type) {
+            c->issue_counts[i]++;
             return;
         }
-    e->issue_names[e->nissue_types] = type;
-    e->issue_counts[e->nissue_types++] = 1;
+    c->issue_order[c->nissue] = type;
+    c->issue_counts[c->nissue++] = 1;
 }
 
-static long find_down(const down_key *d, size_t n, const kx_eda_event *ev)
+static long find_down(const kx_eda_down_key *d, size_t n, const kx_eda_event *ev)
 {
     for (size_t i = 0; i < n; i++)
-        if (d[i].len == ev->key_len && (!d[i].len || !memcmp(d[i].key, ev->key, d[i].len))) return (long)i;
+        if (d[i].key_len == ev->key_len && (!d[i].key_len || !memcmp(d[i].key, ev->key, d[i].key_len))) return (long)i;
     return -1;
 }
 
-void kx_eda_scan_file(kx_eda *e, const char *user_id, const char *file_name, kx_eda_event *events, size_t n)
+void kx_eda_check_file(kx_eda_event *events, size_t n, kx_eda_file_check *c)
 {
-    e->files_read++;
+    memset(c, 0, sizeof *c);
     for (size_t i = 0; i < n; i++)
         if (!events[i].key) events[i].key_len = 0;
     kx_eda_sort_events(events, n);
 
-    down_key *down = kx_malloc((n ? n : 1) * sizeof *down); /* keys down, in the order they went down */
+    kx_eda_down_key *down = kx_malloc((n ? n : 1) * sizeof *down); /* keys down, in the order they went down */
     size_t ndown = 0;
     for (size_t i = 0; i < n; i++) {
         const kx_eda_event *ev = &events[i];
@@ -522,28 +519,62 @@ void kx_eda_scan_file(kx_eda *e, const char *user_id, const char *file_name, kx_
         long at = find_down(down, ndown, ev);
         if (ev->press) {
             if (at >= 0) {
-                count_issue(e, "double_press");
+                count_issue(c, KX_EDA_DOUBLE_PRESS);
                 down[at].time = ev->time; /* keeps its place, like a dict update */
             } else {
-                down[ndown++] = (down_key){ev->key, ev->key_len, ev->time};
+                down[ndown++] = (kx_eda_down_key){ev->key_len ? ev->key : NULL, ev->key_len, ev->time};
             }
         } else if (at < 0) {
-            count_issue(e, "orphan_release");
+            count_issue(c, KX_EDA_ORPHAN_RELEASE);
         } else {
-            if (ev->time < down[at].time) count_issue(e, "negative_hold_time");
+            if (ev->time < down[at].time) count_issue(c, KX_EDA_NEGATIVE_HOLD_TIME);
             memmove(&down[at], &down[at + 1], (ndown - (size_t)at - 1) * sizeof *down);
             ndown--;
         }
     }
-    if (ndown) {
+    c->unreleased = down;
+    c->nunreleased = ndown;
+}
+
+void kx_eda_file_check_free(kx_eda_file_check *c)
+{
+    free(c->unreleased);
+    c->unreleased = NULL;
+    c->nunreleased = 0;
+}
+
+void kx_eda_add_file_check(kx_eda *e, const char *user_id, const char *file_name, const kx_eda_file_check *c)
+{
+    e->files_read++;
+    for (size_t k = 0; k < c->nissue; k++) {
+        size_t i = 0;
+        while (i < e->nissue_types && e->issue_order[i] != c->issue_order[k]) i++;
+        if (i == e->nissue_types) {
+            e->issue_order[e->nissue_types++] = c->issue_order[k];
+            e->issue_counts[i] = 0;
+        }
+        e->issue_counts[i] += c->issue_counts[k];
+    }
+    if (c->nunreleased) {
         json_t *keys = json_object();
-        for (size_t i = 0; i < ndown; i++)
-            obj_set_bytes_key(keys, down[i].key ? down[i].key : "", down[i].len, kx_json_num(down[i].time));
+        for (size_t i = 0; i < c->nunreleased; i++) {
+            const kx_eda_down_key *d = &c->unreleased[i];
+            obj_set_bytes_key(keys, d->key_len ? d->key : "", d->key_len, kx_json_num(d->time));
+        }
         char *label = kx_asprintf("%s_%s", user_id, file_name);
         obj_set_bytes_key(e->unreleased, label, strlen(label), keys);
         free(label);
     }
-    free(down);
+}
+
+void kx_eda_add_clean_files(kx_eda *e, size_t n) { e->files_read += n; }
+
+void kx_eda_scan_file(kx_eda *e, const char *user_id, const char *file_name, kx_eda_event *events, size_t n)
+{
+    kx_eda_file_check c;
+    kx_eda_check_file(events, n, &c);
+    kx_eda_add_file_check(e, user_id, file_name, &c);
+    kx_eda_file_check_free(&c);
 }
 
 void kx_eda_set_consent(kx_eda *e, const char *user_id, const char *timestamp)
@@ -877,7 +908,7 @@ static json_t *quality_json(const kx_eda *e, int64_t *total_issues)
     json_t *q = json_object(), *c = json_object();
     for (size_t i = 0; i < e->nissue_types; i++) {
         *total_issues += e->issue_counts[i];
-        json_object_set_new(c, e->issue_names[i], json_integer(e->issue_counts[i]));
+        json_object_set_new(c, kx_eda_issue_names[e->issue_order[i]], json_integer(e->issue_counts[i]));
     }
     json_object_set_new(q, "total_issues", json_integer(*total_issues));
     json_object_set_new(q, "issue_counts", c);

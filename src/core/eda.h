@@ -61,6 +61,45 @@ typedef struct kx_eda_event {
 void kx_eda_scan_file(kx_eda *e, const char *user_id, const char *file_name, kx_eda_event *events,
                       size_t n);
 
+/* The scan of one file split in two, so that the per-file result can be computed elsewhere
+ * (in the keypairs stage's workers), stored (the eda sidecar, docs/keypairs.md) and replayed:
+ * kx_eda_scan_file(e, u, f, ev, n) == kx_eda_check_file(ev, n, &c) then
+ * kx_eda_add_file_check(e, u, f, &c). Replaying the checks of the same files in the same
+ * order gives the same accumulator state (issue types in first-seen order, unreleased_keys
+ * insertion order). */
+typedef enum kx_eda_issue {
+    KX_EDA_DOUBLE_PRESS = 0,
+    KX_EDA_ORPHAN_RELEASE,
+    KX_EDA_NEGATIVE_HOLD_TIME,
+    KX_EDA_NISSUE
+} kx_eda_issue;
+
+extern const char *const kx_eda_issue_names[KX_EDA_NISSUE]; /* "double_press", ... */
+
+typedef struct kx_eda_down_key {
+    const char *key;  /* NULL (key_len 0) = the missing key */
+    uint32_t key_len;
+    double time;      /* press time */
+} kx_eda_down_key;
+
+typedef struct kx_eda_file_check {
+    kx_eda_issue issue_order[KX_EDA_NISSUE]; /* issue types in first-seen order */
+    int64_t issue_counts[KX_EDA_NISSUE];      /* by position in issue_order */
+    size_t nissue;
+    kx_eda_down_key *unreleased; /* keys still down at the end, in the order they went down;
+                                    key bytes point into the events' keys */
+    size_t nunreleased;
+} kx_eda_file_check;
+
+/* Pure and thread-safe (the events array is stably sorted by time, in place). */
+void kx_eda_check_file(kx_eda_event *events, size_t n, kx_eda_file_check *c);
+void kx_eda_file_check_free(kx_eda_file_check *c);
+/* Adds one file's check (counts as one file read). */
+void kx_eda_add_file_check(kx_eda *e, const char *user_id, const char *file_name, const kx_eda_file_check *c);
+/* Counts n files read that had no issue and no unreleased key (the same as adding their
+ * empty checks). */
+void kx_eda_add_clean_files(kx_eda *e, size_t n);
+
 /* The reordering kx_eda_scan_file applies (stable sort by time), pure and thread-safe: a
  * caller may run it in parallel beforehand; scan then finds the events already in order. */
 void kx_eda_sort_events(kx_eda_event *events, size_t n);

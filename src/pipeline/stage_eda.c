@@ -106,6 +106,12 @@ static bool is_keystroke_file(const char *name, size_t *uid_at)
     return part == 4;
 }
 
+bool kx_eda_is_scan_file_name(const char *name)
+{
+    size_t uid_at;
+    return is_keystroke_file(name, &uid_at);
+}
+
 typedef struct user_dir {
     char *name, *path;
     size_t order;
@@ -377,6 +383,7 @@ typedef struct eda_inputs {
     char **table_path;
     int table_rc;
     size_t files;
+    const kx_eda_sidecar *sidecar; /* NULL: scan the files */
 } eda_inputs;
 
 static void read_inputs(void *arg, size_t i)
@@ -389,6 +396,10 @@ static void read_inputs(void *arg, size_t i)
     }
     /* The scan keeps all workers for its parsing rounds (one more thread than cores while
      * the table is read; once the table is done, the scan has every core). */
+    if (in->sidecar) {
+        in->files = kx_eda_sidecar_replay(in->e, in->sidecar);
+        return;
+    }
     in->files = kx_eda_scan_raw_files(in->e, in->cleaned, cfg->device_types, cfg->n_device_types,
                                       cfg->parallel_workers, in->ctx->log);
 }
@@ -436,7 +447,16 @@ int kx_stage_eda(kx_stage_ctx *ctx)
     char *results_path = kx_path_join(outdir, "analysis_results.json");
     char *meta_path = kx_asprintf("%s/%s/metadata/metadata.csv", cleaned,
                                   cfg->n_device_types ? cfg->device_types[0] : "desktop");
-    eda_inputs in = {ctx, e, cleaned, &table_path, 0, 0};
+    /* The per-file quality checks recorded by keypairs replace the scan when they describe
+     * exactly these files (eda_inputs.h); otherwise the files are scanned. Same results. */
+    kx_eda_sidecar sc;
+    kx_err why;
+    bool use_sidecar = kx_eda_sidecar_open(ctx->version_dir, cfg->device_types, cfg->n_device_types, &sc, &why) == 0;
+    if (use_sidecar)
+        kx_logf(ctx->log, KX_LOG_INFO, COMPONENT, "quality scan from the keypairs sidecar (%zu folders)", sc.n);
+    else
+        kx_logf(ctx->log, KX_LOG_INFO, COMPONENT, "scanning the keystroke files: %s", why.msg);
+    eda_inputs in = {ctx, e, cleaned, &table_path, 0, 0, use_sidecar ? &sc : NULL};
     /* The table read (one core: decoding and kx_eda_add_user) and the quality scan (file
      * reads and parsing) are independent: they run at the same time. */
     kx_parallel_for(cfg->parallel_workers > 1 ? 2 : 1, 2, read_inputs, &in);
@@ -457,6 +477,7 @@ int kx_stage_eda(kx_stage_ctx *ctx)
         }
         json_decref(doc);
     }
+    if (use_sidecar) kx_eda_sidecar_free(&sc);
     kx_eda_free(e);
     free(table_path);
     free(cleaned);

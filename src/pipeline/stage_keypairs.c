@@ -26,6 +26,7 @@
 #include "io/fs.h"
 #include "io/json.h"
 #include "io/text.h"
+#include "pipeline/eda_inputs.h"
 #include "pipeline/kptable.h"
 #include "pipeline/reuse.h"
 #include "pipeline/stage.h"
@@ -201,6 +202,11 @@ typedef struct kp_result {
     size_t nmal, mal_cap;
     kx_buf malbytes;
     char *error; /* the folder could not be listed: fails the stage */
+    /* eda quality-scan sidecar (eda_inputs.h): this folder's R/K lines, the files eda's
+     * scan would read, and whether one of them could not be read */
+    kx_buf scan;
+    size_t scan_files, scan_entries;
+    bool scan_incomplete;
 } kp_result;
 
 typedef struct kp_job {
@@ -222,6 +228,7 @@ static void free_result(kp_result *r)
     free(r->runs);
     free(r->mal);
     kx_buf_free(&r->malbytes);
+    kx_buf_free(&r->scan);
     free(r->error);
     memset(r, 0, sizeof *r);
 }
@@ -275,6 +282,24 @@ static kx_user_keypairs *run_for(kp_result *r, const char *uid, const char *devi
     return u;
 }
 
+/* The eda sidecar check of one file eda's scan reads (its bytes already in data). */
+static void scan_for_eda(kp_result *r, const char *name, const kx_buf *data)
+{
+    r->scan_files++;
+    r->scan_entries += (size_t)kx_eda_sidecar_scan(&r->scan, name, data->data ? data->data : "", data->len);
+}
+
+/* A file eda's scan reads but keypairs does not (an id > 2^31-1): read for the sidecar only. */
+static void scan_only_for_eda(kp_result *r, const char *dir, const char *name, kx_buf *data)
+{
+    char *path = kx_path_join(dir, name);
+    char *error = read_whole(path, data);
+    free(path);
+    if (error) r->scan_incomplete = true;
+    else scan_for_eda(r, name, data);
+    free(error);
+}
+
 static void process_folder(void *arg, size_t index)
 {
     kp_job *job = arg;
@@ -294,7 +319,12 @@ static void process_folder(void *arg, size_t index)
     for (size_t i = 0; i < l.n; i++) { /* bytewise name order (kx_list_dir sorts) */
         kx_ks_file_ids ids;
         char uid[KX_UID_LEN + 1];
-        if (l.items[i].is_dir || !keystroke_file_name(l.items[i].name, &ids, uid)) continue;
+        /* the eda sidecar covers exactly the files eda's scan would read */
+        bool eda_file = l.items[i].is_file && kx_eda_is_scan_file_name(l.items[i].name);
+        if (l.items[i].is_dir || !keystroke_file_name(l.items[i].name, &ids, uid)) {
+            if (eda_file) scan_only_for_eda(r, f->path, l.items[i].name, &data);
+            continue;
+        }
         r->files = kx_grow(r->files, &r->files_cap, r->nfiles + 1, sizeof *r->files);
         kp_file *kf = &r->files[r->nfiles++];
         memset(kf, 0, sizeof *kf);
@@ -304,7 +334,11 @@ static void process_folder(void *arg, size_t index)
         char *path = kx_path_join(f->path, l.items[i].name);
         kf->read_error = read_whole(path, &data);
         free(path);
-        if (kf->read_error) continue;
+        if (kf->read_error) {
+            r->scan_incomplete |= eda_file;
+            continue;
+        }
+        if (eda_file) scan_for_eda(r, l.items[i].name, &data);
         kx_user_keypairs *u = run_for(r, uid, device);
         kf->run = (size_t)(u - r->runs);
         kf->row_begin = u->n;
@@ -353,6 +387,14 @@ typedef struct kp_out {
     long base_next;          /* next base sidecar entry whose table rows are unread */
     int base_mal_fd;         /* the base's malformed_rows.csv, or -1 */
     int64_t reused, processed;
+    /* eda quality-scan sidecar: folder records in output order; not written once !scan_ok */
+    kx_buf scan;
+    size_t scan_folders, scan_files;
+    bool scan_ok;
+    char *cleaning_id;
+    kx_eda_sidecar base_scan;   /* the base's sidecar, for reused folders */
+    bool base_scan_ok;
+    const kx_eda_sc_folder **base_scan_idx; /* sorted by (folder, device name) */
 } kp_out;
 
 static void dist_add_n(kp_out *o, int slot, long long n)
@@ -509,6 +551,27 @@ static void record_processed(kp_out *o, const kp_folder *fo, const kp_result *r,
     o->processed++;
 }
 
+static void scan_not_written(kp_out *o, char *why)
+{
+    if (o->scan_ok) kx_logf(o->ctx->log, KX_LOG_DEBUG, COMPONENT, "no eda sidecar (eda will scan the files): %s", why);
+    o->scan_ok = false;
+    free(why);
+}
+
+/* The eda sidecar record of a folder processed in this run. */
+static void add_scan_record(kp_out *o, const kp_folder *fo, const kp_result *r)
+{
+    if (!o->scan_ok) return;
+    if (r->scan_incomplete) {
+        scan_not_written(o, kx_asprintf("a keystroke file of %s could not be read", fo->path));
+        return;
+    }
+    kx_eda_sidecar_folder(&o->scan, fo->device, fo->partition, fo->name, r->scan_files, r->scan_entries, r->scan.data,
+                          r->scan.len);
+    o->scan_folders++;
+    o->scan_files += r->scan_files;
+}
+
 static int consume_result(kp_out *o, const kp_folder *fo, const kp_result *r, kx_err *err)
 {
     if (r->error) return kx_fail(err, "%s", r->error);
@@ -533,6 +596,7 @@ static int consume_result(kp_out *o, const kp_folder *fo, const kp_result *r, kx
         if (write_rows(o, &r->runs[i], err) != 0) return -1;
     o->users += folder_rows > 0;
     record_processed(o, fo, r, folder_rows, m);
+    add_scan_record(o, fo, r);
     return 0;
 }
 
@@ -551,6 +615,22 @@ static json_t *summary_json(const kp_out *o)
     json_object_set_new(s, "malformed_rows", json_integer(o->malformed));
     json_object_set_new(s, "outlier_keypairs", json_integer(o->outliers));
     return s;
+}
+
+/* etl_metadata/keypairs/eda_quality_scan.tsv (eda_inputs.h), when every folder has a record. */
+static int write_scan_sidecar(kp_out *o, kx_err *err)
+{
+    if (!o->scan_ok) return 0;
+    const kx_config *cfg = o->ctx->cfg;
+    kx_buf b = KX_BUF_INIT;
+    kx_eda_sidecar_header(&b, cfg->device_types, cfg->n_device_types, o->cleaning_id);
+    if (o->scan.len) kx_buf_put(&b, o->scan.data, o->scan.len);
+    kx_eda_sidecar_trailer(&b, o->scan_folders, o->scan_files);
+    char *path = kx_path_join(o->meta_dir, KX_EDA_SIDECAR_FILE);
+    int rc = kx_write_file_atomic(path, b.data, b.len, err);
+    free(path);
+    kx_buf_free(&b);
+    return rc;
 }
 
 static int write_metadata(kp_out *o, kx_err *err)
@@ -579,6 +659,7 @@ static int write_metadata(kp_out *o, kx_err *err)
     int rc = kx_json_write_file(path, root, err);
     free(path);
     if (rc == 0) rc = kx_kp_ustats_write(&o->ustats, o->meta_dir, err);
+    if (rc == 0) rc = write_scan_sidecar(o, err);
     if (rc == 0) {
         json_decref(ctx->stats);
         ctx->stats = json_deep_copy(summary);
@@ -639,8 +720,74 @@ static long find_ustat(const kx_kp_ustats *s, const long *idx, const char *folde
     return -1;
 }
 
+static const char *const *scan_base_devices; /* qsort context (single-threaded planning only) */
+
+static int cmp_scan_folder(const kx_eda_sc_folder *x, const char *folder, const char *device)
+{
+    int c = strcmp(x->folder, folder);
+    return c ? c : strcmp(scan_base_devices[x->device], device);
+}
+
+static int cmp_scan_idx(const void *a, const void *b)
+{
+    const kx_eda_sc_folder *y = *(kx_eda_sc_folder *const *)b;
+    return cmp_scan_folder(*(kx_eda_sc_folder *const *)a, y->folder, scan_base_devices[y->device]);
+}
+
+/* Loads the base's eda sidecar so that reused folders' records can be carried over. */
+static void open_base_scan(kp_out *o)
+{
+    char *path = kx_path_join3(o->ctx->base_version_dir, "etl_metadata", "keypairs/" KX_EDA_SIDECAR_FILE);
+    kx_err e;
+    o->base_scan_ok = kx_is_file(path) && kx_eda_sidecar_load(path, &o->base_scan, &e) == 0;
+    free(path);
+    if (!o->base_scan_ok) return;
+    const kx_eda_sidecar *bs = &o->base_scan;
+    o->base_scan_idx = kx_malloc((bs->n + 1) * sizeof *o->base_scan_idx);
+    for (size_t i = 0; i < bs->n; i++) o->base_scan_idx[i] = &bs->f[i];
+    scan_base_devices = (const char *const *)bs->devices;
+    kx_qsort(o->base_scan_idx, bs->n, sizeof *o->base_scan_idx, cmp_scan_idx);
+}
+
+/* The base sidecar record of (folder, device); NULL if none or not unique. */
+static const kx_eda_sc_folder *find_base_scan(const kp_out *o, const char *folder, const char *device)
+{
+    const kx_eda_sidecar *bs = &o->base_scan;
+    size_t lo = 0, hi = bs->n;
+    scan_base_devices = (const char *const *)bs->devices;
+    while (lo < hi) { /* first record >= (folder, device) */
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_scan_folder(o->base_scan_idx[mid], folder, device) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == bs->n || cmp_scan_folder(o->base_scan_idx[lo], folder, device) != 0) return NULL;
+    if (lo + 1 < bs->n && cmp_scan_folder(o->base_scan_idx[lo + 1], folder, device) == 0) return NULL;
+    return o->base_scan_idx[lo];
+}
+
+/* A reused folder's eda sidecar record: the base's, with this run's device and partition
+ * (the files are the same: reuse requires the same user checksum). */
+static void carry_scan_record(kp_out *o, const kp_folder *fo)
+{
+    if (!o->scan_ok) return;
+    const char *device = o->ctx->cfg->device_types[fo->device];
+    const kx_eda_sc_folder *b = o->base_scan_ok ? find_base_scan(o, fo->name, device) : NULL;
+    if (!b) {
+        scan_not_written(o, kx_asprintf("the base version has no eda sidecar record for reused folder %s", fo->path));
+        return;
+    }
+    kx_eda_sidecar_folder(&o->scan, fo->device, fo->partition, fo->name, b->files, b->entries,
+                          o->base_scan.data.data + b->body_off, b->body_len);
+    o->scan_folders++;
+    o->scan_files += b->files;
+}
+
 static void close_base(kp_out *o)
 {
+    kx_eda_sidecar_free(&o->base_scan);
+    free(o->base_scan_idx);
+    o->base_scan_idx = NULL;
+    o->base_scan_ok = false;
     kx_kptable_close(o->base_tab);
     o->base_tab = NULL;
     kx_kp_ustats_free(&o->base_ustats);
@@ -676,6 +823,7 @@ static bool open_base(kp_out *o, kx_user_sums *cur, kx_user_sums *base)
             *fds[i] = open(path, O_RDONLY);
             free(path);
         }
+        open_base_scan(o);
         return true;
     }
     kx_logf(ctx->log, KX_LOG_WARNING, COMPONENT, "Base version %s not usable for reuse, parsing all users: %s",
@@ -859,6 +1007,7 @@ static int consume_folder(kp_out *o, const kp_job *job, size_t i, long j, kx_err
 {
     if (j >= 0 && o->base_tab) {
         int rc = consume_reused(o, j, err);
+        if (rc == 0) carry_scan_record(o, &job->folders[i]);
         if (rc <= 0) return rc;
     }
     if (j >= 0) { /* planned for reuse but the base failed: parse it now */
@@ -941,6 +1090,8 @@ int kx_stage_keypairs(kx_stage_ctx *ctx)
     o.meta_dir = meta_stage;
     o.errors = json_array();
     o.base_mal_fd = o.base_kp_fd = o.base_inv_fd = -1;
+    o.scan_ok = true;
+    o.cleaning_id = kx_eda_cleaning_id(ctx->version_dir); /* before any file is read */
     int rc = -1;
 
     if (!kx_is_dir(input)) {
@@ -975,6 +1126,8 @@ out:
     json_decref(o.errors);
     kx_buf_free(&o.buf);
     close_base(&o);
+    kx_buf_free(&o.scan);
+    free(o.cleaning_id);
     kx_kp_ustats_free(&o.ustats);
     free_folders(&folders);
     free(input);
