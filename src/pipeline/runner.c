@@ -23,6 +23,7 @@
 #include "catalog/catalog.h"
 #include "io/fs.h"
 #include "io/json.h"
+#include "pipeline/lineage.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/sort.h"
@@ -772,61 +773,6 @@ static bool is_copy_tree(const char *rel)
     return !strcmp(leaf, "raw_data") || !strcmp(leaf, "text") || !strcmp(leaf, "broken_data");
 }
 
-typedef struct tree_item {
-    char *rel; /* relative to the tree root */
-    uint64_t size;
-} tree_item;
-
-typedef struct tree_list {
-    tree_item *items;
-    size_t n, cap;
-} tree_list;
-
-static void collect_tree(const char *abs, const char *rel, tree_list *tl)
-{
-    kx_dirlist dl;
-    if (kx_list_dir(abs, &dl, NULL) != 0) return;
-    for (size_t i = 0; i < dl.n; i++) {
-        char *sub = *rel ? kx_path_join(rel, dl.items[i].name) : kx_strdup(dl.items[i].name);
-        if (dl.items[i].is_dir) {
-            char *a = kx_path_join(abs, dl.items[i].name);
-            collect_tree(a, sub, tl);
-            free(a);
-            free(sub);
-        } else if (dl.items[i].is_file) {
-            tl->items = kx_grow(tl->items, &tl->cap, tl->n + 1, sizeof *tl->items);
-            tl->items[tl->n++] = (tree_item){sub, dl.items[i].size};
-        } else {
-            free(sub);
-        }
-    }
-    kx_dirlist_free(&dl);
-}
-
-static int cmp_tree_item(const void *a, const void *b)
-{
-    return strcmp(((const tree_item *)a)->rel, ((const tree_item *)b)->rel);
-}
-
-/* Total size and XXH3-64 of the bytewise-sorted list of "relative path\0size\n" lines. */
-static void summarize_tree(const char *abs, uint64_t *size, uint64_t *hash)
-{
-    tree_list tl = {0};
-    collect_tree(abs, "", &tl);
-    kx_qsort(tl.items, tl.n, sizeof *tl.items, cmp_tree_item);
-    kx_buf b = KX_BUF_INIT;
-    *size = 0;
-    for (size_t i = 0; i < tl.n; i++) {
-        kx_buf_put(&b, tl.items[i].rel, strlen(tl.items[i].rel) + 1);
-        kx_buf_printf(&b, "%llu\n", (unsigned long long)tl.items[i].size);
-        *size += tl.items[i].size;
-        free(tl.items[i].rel);
-    }
-    *hash = XXH3_64bits(b.data ? b.data : "", b.len);
-    kx_buf_free(&b);
-    free(tl.items);
-}
-
 static void add_entry(file_list *fl, char *rel)
 {
     if (fl->n + 1 > fl->cap) {
@@ -840,13 +786,29 @@ static void add_entry(file_list *fl, char *rel)
     fl->rel[fl->n++] = rel;
 }
 
-static void collect_files(const char *vdir, const char *rel, file_list *fl)
+/* The stage's own summary of copy tree rel, if it handed one over (lineage.h). */
+static const kx_tree_lineage *stage_tree(const kx_stage_ctx *ctx, const char *rel)
+{
+    for (size_t i = 0; i < ctx->ntrees; i++)
+        if (!strcmp(ctx->trees[i].tree, rel)) return &ctx->trees[i];
+    return NULL;
+}
+
+static void collect_files(const kx_stage_ctx *ctx, const char *vdir, const char *rel, file_list *fl)
 {
     char *abs = kx_path_join(vdir, rel);
     if (is_copy_tree(rel)) {
-        if (kx_is_dir(abs)) {
+        const kx_tree_lineage *t = stage_tree(ctx, rel);
+        if (t || kx_is_dir(abs)) {
             add_entry(fl, kx_asprintf("%s/", rel));
-            summarize_tree(abs, &fl->tree_size[fl->n - 1], &fl->tree_hash[fl->n - 1]);
+            if (t) {
+                fl->tree_size[fl->n - 1] = t->size;
+                fl->tree_hash[fl->n - 1] = t->hash;
+            } else if (kx_tree_summarize(abs, ctx->cfg->parallel_workers, &fl->tree_size[fl->n - 1],
+                                         &fl->tree_hash[fl->n - 1]) != 0) {
+                kx_treesum none = KX_TREESUM_INIT; /* unreadable: summarized as empty */
+                kx_treesum_finish(&none, &fl->tree_size[fl->n - 1], &fl->tree_hash[fl->n - 1]);
+            }
         }
         free(abs);
         return;
@@ -856,7 +818,7 @@ static void collect_files(const char *vdir, const char *rel, file_list *fl)
         for (size_t i = 0; i < dl.n; i++) {
             char *sub = kx_path_join(rel, dl.items[i].name);
             if (dl.items[i].is_dir) {
-                collect_files(vdir, sub, fl);
+                collect_files(ctx, vdir, sub, fl);
                 free(sub);
             } else if (dl.items[i].is_file) {
                 add_entry(fl, sub);
@@ -894,14 +856,14 @@ static void hash_one(void *arg, size_t i)
 }
 
 /* Records every file the stage wrote. Lineage is auxiliary: problems are logged, not fatal. */
-static void record_outputs(exec_ctx *x, int s)
+static void record_outputs(exec_ctx *x, int s, const kx_stage_ctx *ctx)
 {
     const kx_config *cfg = x->rs->cfg;
     file_list fl = {0};
     for (const char *const *w = stage_writes[s]; *w; w++) {
         char *rel = stage_folder(cfg, "", *w); /* "<ARTIFACTS_DIR>//<rel>" */
         const char *r = rel + strlen(cfg->artifacts_dir) + 2;
-        collect_files(x->vdir, r, &fl);
+        collect_files(ctx, x->vdir, r, &fl);
         free(rel);
     }
     kx_output_file *files = kx_calloc(fl.n ? fl.n : 1, sizeof *files);
@@ -1045,12 +1007,13 @@ static int run_one(exec_ctx *x, int s, stage_time *t, kx_err *err)
         kx_logf(rs->log, KX_LOG_INFO, "pipeline", "Completed %s in %.3fs", d->record_name, t->seconds);
     }
     json_object_set_new(stages, d->record_name, sr);
-    if (put_record(x, err) != 0) return -1;
-    if (r == 0) {
-        record_outputs(x, s);
+    int rc = put_record(x, err) != 0 ? -1 : r == 0 ? 0 : 1;
+    if (rc == 0) {
+        record_outputs(x, s, &ctx);
         if (s == KX_STAGE_CLEAN) import_user_checksums(x);
     }
-    return r == 0 ? 0 : 1;
+    kx_stage_trees_free(&ctx);
+    return rc;
 }
 
 static void set_run_metadata(exec_ctx *x)

@@ -1,6 +1,9 @@
 #include "pipeline/stage.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "util/mem.h"
 
 #define DEP(s) (1u << (s))
 
@@ -21,4 +24,20 @@ const kx_stage_def *kx_stage_by_name(const char *cli_name)
     for (int i = 0; i < KX_STAGE_COUNT; i++)
         if (!strcmp(kx_stage_defs[i].cli_name, cli_name)) return &kx_stage_defs[i];
     return NULL;
+}
+
+void kx_stage_add_tree(kx_stage_ctx *ctx, const char *tree, kx_treesum *sum)
+{
+    ctx->trees = kx_realloc(ctx->trees, (ctx->ntrees + 1) * sizeof *ctx->trees);
+    kx_tree_lineage *t = &ctx->trees[ctx->ntrees++];
+    t->tree = kx_strdup(tree);
+    kx_treesum_finish(sum, &t->size, &t->hash);
+}
+
+void kx_stage_trees_free(kx_stage_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->ntrees; i++) free(ctx->trees[i].tree);
+    free(ctx->trees);
+    ctx->trees = NULL;
+    ctx->ntrees = 0;
 }

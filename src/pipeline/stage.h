@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "pipeline/config.h"
+#include "pipeline/lineage.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -37,6 +38,10 @@ typedef struct kx_stage_ctx {
     kx_log *log;
     bool show_progress;           /* a terminal and not --quiet */
     json_t *stats;                /* the stage stores its statistics object here (owned) */
+    /* Lineage summaries of the bulk copy trees the stage wrote (pipeline/lineage.h), added
+     * with kx_stage_add_tree; a tree without one is listed by the runner. Owned. */
+    kx_tree_lineage *trees;
+    size_t ntrees;
     kx_err err;                   /* failure message when the stage returns -1 */
 } kx_stage_ctx;
 
@@ -52,6 +57,12 @@ typedef struct kx_stage_def {
 } kx_stage_def;
 
 extern const kx_stage_def kx_stage_defs[KX_STAGE_COUNT];
+
+/* Finishes sum (lineage.h) as the summary of copy tree `tree` (relative to the version
+ * folder, e.g. "raw_data/web_app_data") and hands it to the runner. */
+void kx_stage_add_tree(kx_stage_ctx *ctx, const char *tree, kx_treesum *sum);
+/* Frees ctx->trees. */
+void kx_stage_trees_free(kx_stage_ctx *ctx);
 
 /* Lookup by CLI name; NULL if unknown. */
 const kx_stage_def *kx_stage_by_name(const char *cli_name);

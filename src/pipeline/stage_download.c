@@ -669,6 +669,21 @@ static void base_free(base_import *b)
     free(b->v);
 }
 
+/* The imported folder holds exactly the import set under its names (every object linked
+ * or copied, sizes checked), so its lineage summary needs no second listing (lineage.h). */
+static void hand_over_tree(kx_stage_ctx *ctx, kx_dirent *const *objs, size_t n)
+{
+    kx_treesum sum = KX_TREESUM_INIT;
+    for (size_t i = 0; i < n; i++) {
+        if (objs[i]->size == UINT64_MAX) { /* size never seen: let the runner list the folder */
+            kx_treesum_free(&sum);
+            return;
+        }
+        kx_treesum_add(&sum, objs[i]->name, objs[i]->size);
+    }
+    kx_stage_add_tree(ctx, "raw_data/web_app_data", &sum);
+}
+
 int kx_stage_download(kx_stage_ctx *ctx)
 {
     dl_paths p = {kx_asprintf("%s/raw_data", ctx->version_dir), kx_asprintf("%s/raw_data/web_app_data", ctx->version_dir),
@@ -769,6 +784,7 @@ int kx_stage_download(kx_stage_ctx *ctx)
     }
     if (kx_mkdirs(p.meta_dir, &ctx->err) || write_manifest(ctx, &p, uri, &imported, hex, mtimes, &ctx->err))
         goto out;
+    hand_over_tree(ctx, objs, n);
     rc = 0;
 out:
     if (rc != 0) {

@@ -101,6 +101,7 @@ int main(int argc, char **argv)
             rc = 1;
         }
         json_decref(ctx.stats);
+        kx_stage_trees_free(&ctx);
     }
     kx_log_free(log);
     free(vdir);

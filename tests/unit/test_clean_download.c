@@ -86,6 +86,7 @@ TEST(download_local_import_set_and_hard_links)
     kx_log *log = kx_log_new(KX_LOG_OFF);
     kx_stage_ctx ctx = kx_test_stage_ctx(&cfg, vd, log);
     int rc = kx_stage_download(&ctx);
+    kx_stage_trees_free(&ctx);
     int64_t files = json_integer_value(json_object_get(ctx.stats, "files_count"));
     int64_t size = json_integer_value(json_object_get(ctx.stats, "total_size"));
     json_decref(ctx.stats);
@@ -131,9 +132,11 @@ TEST(download_errors_are_clear)
     kx_stage_ctx ctx = kx_test_stage_ctx(&cfg, tmp, log);
     kx_config_set(&cfg, "RAW_SOURCE", "file:///nonexistent-keyetl-src", "test", NULL);
     int rc1 = kx_stage_download(&ctx);
+    kx_stage_trees_free(&ctx);
     bool m1 = strstr(ctx.err.msg, "/nonexistent-keyetl-src does not exist") != NULL;
     kx_config_set(&cfg, "RAW_SOURCE", "s3://bucket/uploads/", "test", NULL);
     int rc2 = kx_stage_download(&ctx);
+    kx_stage_trees_free(&ctx);
     bool m2 = strstr(ctx.err.msg, "S3 sources are not supported in this build") != NULL;
     char *log_path = kx_path_join(tmp, "etl_metadata/download/download_log.json");
     bool log_written = kx_exists(log_path);
@@ -168,6 +171,7 @@ TEST(download_manifest_bytes_equal_json_dump)
     kx_log *log = kx_log_new(KX_LOG_OFF);
     kx_stage_ctx ctx = kx_test_stage_ctx(&cfg, vd, log);
     int rc = kx_stage_download(&ctx);
+    kx_stage_trees_free(&ctx);
     json_decref(ctx.stats);
     char *mpath = kx_path_join(vd, "etl_metadata/download/manifest.json");
     kx_buf file = KX_BUF_INIT, dumped = KX_BUF_INIT;
@@ -223,6 +227,7 @@ TEST(download_copies_across_devices)
     kx_log *log = kx_log_new(KX_LOG_OFF);
     kx_stage_ctx ctx = kx_test_stage_ctx(&cfg, vd, log);
     int rc = kx_stage_download(&ctx);
+    kx_stage_trees_free(&ctx);
     json_decref(ctx.stats);
     char *mpath = kx_path_join(vd, "etl_metadata/download/manifest.json");
     char *lpath = kx_path_join(vd, "etl_metadata/download/download_log.json");
