@@ -525,10 +525,25 @@ static int32_t find_digram(const kx_feat_selection *sel, const kx_key *k1, const
     return -1;
 }
 
-/* Statistics of one group: the samples of rows[a..b) go into a new row of t. */
-static void emit_group(const kx_feat_selection *sel, const kx_user_keypairs *u, const frow *rows, size_t a,
-                       size_t b, const int32_t *uni_of_key, const int32_t *dig_of_row, kx_ftable *t,
-                       fsample **scratch, size_t *scratch_cap, double **vals, size_t *vals_cap)
+/* The samples of one group, grouped by feature and sorted within each feature: feature f's
+ * values are vals[start[f] .. start[f + 1]) in ascending order. */
+typedef struct fsamples {
+    double *vals;
+    size_t *start; /* nf + 1 offsets */
+} fsamples;
+
+static void fsamples_free(fsamples *g)
+{
+    free(g->vals);
+    free(g->start);
+}
+
+/* Samples of the video group rows[a..b): grouped by feature with a counting sort (a
+ * comparison sort of the samples cost a third of the stage), then each feature's values
+ * sorted. Features in ascending order, values in row order before the sort. */
+static void video_samples(const kx_feat_selection *sel, const kx_user_keypairs *u, const frow *rows, size_t a,
+                          size_t b, const int32_t *uni_of_key, const int32_t *dig_of_row, fsample **scratch,
+                          size_t *scratch_cap, fsamples *out)
 {
     size_t ns = 0;
     *scratch = kx_grow(*scratch, scratch_cap, 2 * (b - a) + 1, sizeof **scratch);
@@ -539,26 +554,63 @@ static void emit_group(const kx_feat_selection *sel, const kx_user_keypairs *u, 
         int32_t dj = dig_of_row[rows[i].idx];
         if (dj >= 0 && !isnan(r->il)) (*scratch)[ns++] = (fsample){(uint32_t)(sel->n_unigrams + (size_t)dj), r->il};
     }
-    /* Group the samples by feature with a counting sort (kx_stats5 sorts each group's values
-     * itself, so only the grouping matters; a comparison sort of the samples cost a third
-     * of the stage). Features in ascending order, as before. */
     size_t nf = sel->n_unigrams + sel->n_digrams;
-    size_t *start = kx_calloc(nf + 1, sizeof *start);
-    for (size_t i = 0; i < ns; i++) start[(*scratch)[i].feat + 1]++;
-    for (size_t f = 0; f < nf; f++) start[f + 1] += start[f];
-    *vals = kx_grow(*vals, vals_cap, ns + 1, sizeof **vals);
-    for (size_t i = 0; i < ns; i++) (*vals)[start[(*scratch)[i].feat]++] = (*scratch)[i].value;
-    size_t row = kx_ftable_add_row(t, u->user_id, rows[a].p, rows[a].s, rows[a].v);
-    for (size_t f = 0, at = 0; f < nf; f++) { /* start[f] is now the end of group f */
-        size_t cnt = start[f] - at;
-        if (cnt) {
-            double st[KX_ST_COUNT];
-            kx_stats5(*vals + at, cnt, st);
-            for (int k = 0; k < KX_ST_COUNT; k++) t->cols[f * KX_ST_COUNT + (size_t)k][row] = st[k];
-        }
-        at = start[f];
+    size_t *start = kx_calloc(nf + 2, sizeof *start);
+    for (size_t i = 0; i < ns; i++) start[(*scratch)[i].feat + 2]++;
+    for (size_t f = 0; f < nf; f++) start[f + 2] += start[f + 1];
+    double *vals = kx_malloc((ns ? ns : 1) * sizeof *vals);
+    for (size_t i = 0; i < ns; i++) vals[start[(*scratch)[i].feat + 1]++] = (*scratch)[i].value;
+    /* start[f + 1] is now the end of feature f, start[f] its beginning */
+    for (size_t f = 0; f < nf; f++) kx_sort_doubles(vals + start[f], start[f + 1] - start[f]);
+    out->vals = vals;
+    out->start = start;
+}
+
+/* Samples of a group made of the consecutive child groups kids[0..nk) (the sessions of a
+ * platform, the videos of a session): each feature's sorted runs merged stably in child
+ * order, which is exactly the sorted sample a sort of the whole group's rows would give,
+ * without sorting every sample again at each level. */
+static void merge_samples(size_t nf, const fsamples *kids, size_t nk, double **tmp, size_t *tmp_cap,
+                          fsamples *out)
+{
+    size_t *start = kx_calloc(nf + 2, sizeof *start);
+    for (size_t f = 0; f < nf; f++) {
+        size_t len = 0;
+        for (size_t k = 0; k < nk; k++) len += kids[k].start[f + 1] - kids[k].start[f];
+        start[f + 1] = start[f] + len;
     }
-    free(start);
+    double *vals = kx_malloc((start[nf] ? start[nf] : 1) * sizeof *vals);
+    *tmp = kx_grow(*tmp, tmp_cap, start[nf] + 1, sizeof **tmp);
+    for (size_t f = 0; f < nf; f++) {
+        double *dst = vals + start[f];
+        size_t have = 0; /* merged so far, in dst */
+        for (size_t k = 0; k < nk; k++) {
+            const double *run = kids[k].vals + kids[k].start[f];
+            size_t n = kids[k].start[f + 1] - kids[k].start[f];
+            if (!n) continue;
+            if (!have) memcpy(dst, run, n * sizeof *dst);
+            else {
+                memcpy(*tmp, dst, have * sizeof *dst);
+                kx_merge_doubles(*tmp, have, run, n, dst);
+            }
+            have += n;
+        }
+    }
+    out->vals = vals;
+    out->start = start;
+}
+
+/* A new row of t with the statistics of g. */
+static void emit_row(size_t nf, const fsamples *g, const char *uid, const frow *first, kx_ftable *t)
+{
+    size_t row = kx_ftable_add_row(t, uid, first->p, first->s, first->v);
+    for (size_t f = 0; f < nf; f++) {
+        size_t cnt = g->start[f + 1] - g->start[f];
+        if (!cnt) continue;
+        double st[KX_ST_COUNT];
+        kx_stats5_sorted(g->vals + g->start[f], cnt, st);
+        for (int k = 0; k < KX_ST_COUNT; k++) t->cols[f * KX_ST_COUNT + (size_t)k][row] = st[k];
+    }
 }
 
 /* Sorts rows (built in table order, so idx ascending) by (p, s, v, idx). A keystroke file's
@@ -628,33 +680,47 @@ void kx_features_user(const kx_feat_selection *sel, bool keep_outliers, const kx
     pmap_free(&cache);
     sort_frows(rows, nf);
 
+    /* Runs of equal (p), (p,s), (p,s,v) in the sorted rows are the groups of each level:
+     * each video group's samples are sorted once, sessions and platforms merge them. */
+    size_t nfe = sel->n_unigrams + sel->n_digrams;
     fsample *scratch = NULL;
-    double *vals = NULL;
-    size_t scratch_cap = 0, vals_cap = 0;
-    /* Runs of equal (p), (p,s), (p,s,v) in the sorted rows are the groups of each level. */
-    for (size_t a = 0; a < nf;) {
-        size_t b = a;
-        while (b < nf && rows[b].p == rows[a].p) b++;
-        emit_group(sel, u, rows, a, b, uni_of_key, dig_of_row, &out->t[KX_FL_PLATFORM], &scratch, &scratch_cap,
-                   &vals, &vals_cap);
-        a = b;
+    double *tmp = NULL;
+    size_t scratch_cap = 0, tmp_cap = 0;
+    fsamples *vids = NULL, *sess = NULL;
+    size_t vids_cap = 0, sess_cap = 0;
+    for (size_t pa = 0; pa < nf;) {
+        size_t pb = pa, nsess = 0;
+        while (pb < nf && rows[pb].p == rows[pa].p) pb++;
+        for (size_t sa = pa; sa < pb;) {
+            size_t sb = sa, nvid = 0;
+            while (sb < pb && rows[sb].s == rows[sa].s) sb++;
+            for (size_t va = sa; va < sb;) {
+                size_t vb = va;
+                while (vb < sb && rows[vb].v == rows[va].v) vb++;
+                vids = kx_grow(vids, &vids_cap, nvid + 1, sizeof *vids);
+                video_samples(sel, u, rows, va, vb, uni_of_key, dig_of_row, &scratch, &scratch_cap, &vids[nvid]);
+                emit_row(nfe, &vids[nvid], u->user_id, &rows[va], &out->t[KX_FL_VIDEO]);
+                nvid++;
+                va = vb;
+            }
+            sess = kx_grow(sess, &sess_cap, nsess + 1, sizeof *sess);
+            merge_samples(nfe, vids, nvid, &tmp, &tmp_cap, &sess[nsess]);
+            emit_row(nfe, &sess[nsess], u->user_id, &rows[sa], &out->t[KX_FL_SESSION]);
+            nsess++;
+            for (size_t k = 0; k < nvid; k++) fsamples_free(&vids[k]);
+            sa = sb;
+        }
+        fsamples plat;
+        merge_samples(nfe, sess, nsess, &tmp, &tmp_cap, &plat);
+        emit_row(nfe, &plat, u->user_id, &rows[pa], &out->t[KX_FL_PLATFORM]);
+        fsamples_free(&plat);
+        for (size_t k = 0; k < nsess; k++) fsamples_free(&sess[k]);
+        pa = pb;
     }
-    for (size_t a = 0; a < nf;) {
-        size_t b = a;
-        while (b < nf && rows[b].p == rows[a].p && rows[b].s == rows[a].s) b++;
-        emit_group(sel, u, rows, a, b, uni_of_key, dig_of_row, &out->t[KX_FL_SESSION], &scratch, &scratch_cap,
-                   &vals, &vals_cap);
-        a = b;
-    }
-    for (size_t a = 0; a < nf;) {
-        size_t b = a;
-        while (b < nf && rows[b].p == rows[a].p && rows[b].s == rows[a].s && rows[b].v == rows[a].v) b++;
-        emit_group(sel, u, rows, a, b, uni_of_key, dig_of_row, &out->t[KX_FL_VIDEO], &scratch, &scratch_cap, &vals,
-                   &vals_cap);
-        a = b;
-    }
+    free(vids);
+    free(sess);
     free(scratch);
-    free(vals);
+    free(tmp);
     free(rows);
     free(dig_of_row);
     free(uni_of_key);

@@ -155,9 +155,22 @@ void kx_sort_doubles(double *x, size_t n)
     intro_sort(x, n, depth);
 }
 
+void kx_merge_doubles(const double *a, size_t na, const double *b, size_t nb, double *out)
+{
+    size_t i = 0, j = 0, k = 0;
+    while (i < na && j < nb) out[k++] = b[j] < a[i] ? b[j++] : a[i++];
+    while (i < na) out[k++] = a[i++];
+    while (j < nb) out[k++] = b[j++];
+}
+
 void kx_stats5(double *x, size_t n, double out[KX_ST_COUNT])
 {
     kx_sort_doubles(x, n);
+    kx_stats5_sorted(x, n, out);
+}
+
+void kx_stats5_sorted(const double *x, size_t n, double out[KX_ST_COUNT])
+{
     out[KX_ST_MEDIAN] = kx_median_sorted(x, n);
     out[KX_ST_MEAN] = kx_mean(x, n);
     out[KX_ST_STD] = kx_std_sample(x, n, out[KX_ST_MEAN]);

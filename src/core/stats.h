@@ -41,6 +41,13 @@ extern const char *const kx_stat_names[KX_ST_COUNT]; /* "median", "mean", "std",
 /* Sorts x in place (ascending) and writes the five statistics into out[KX_ST_COUNT];
  * all NaN when n == 0. */
 void kx_stats5(double *x, size_t n, double out[KX_ST_COUNT]);
+/* The same five statistics of an already ascending sorted sample (kx_stats5 without the
+ * sort: identical results on the same sorted array). */
+void kx_stats5_sorted(const double *x, size_t n, double out[KX_ST_COUNT]);
+/* Stable merge of the ascending runs a[0..na) and b[0..nb) into out[0..na+nb): on ties the
+ * element of a comes first, so merging the stably sorted parts of a sample gives exactly the
+ * stable sort of their concatenation. */
+void kx_merge_doubles(const double *a, size_t na, const double *b, size_t nb, double *out);
 
 /* Ascending sort of doubles (no NaN expected). */
 void kx_sort_doubles(double *x, size_t n);

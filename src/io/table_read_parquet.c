@@ -13,7 +13,8 @@ struct kx_pq_source {
     kx_coltype *types;
     size_t *index;       /* file column of each wanted column */
     kx_pq_colbuf *bufs;
-    void **conv;         /* per column: converted arrays (strings, widened ints) */
+    void **conv;         /* per column: converted arrays (strings, widened ints), reused */
+    size_t *conv_cap;    /* per column: elements conv[j] holds */
     size_t rg;
     int workers;         /* threads decoding the columns of a row group */
 };
@@ -58,6 +59,7 @@ kx_pq_source *kx_pq_source_open_workers(const char *path, const kx_colspec *want
     s->index = kx_calloc(nwant ? nwant : 1, sizeof *s->index);
     s->bufs = kx_calloc(nwant ? nwant : 1, sizeof *s->bufs);
     s->conv = kx_calloc(nwant ? nwant : 1, sizeof *s->conv);
+    s->conv_cap = kx_calloc(nwant ? nwant : 1, sizeof *s->conv_cap);
     for (size_t j = 0; j < nwant; j++) {
         long k = kx_pqr_find_column(r, want[j].name);
         s->types[j] = want[j].type;
@@ -79,29 +81,28 @@ fail:
     return NULL;
 }
 
-/* Adapts a decoded chunk to the kx_column layout (kx_strref for strings, int64 for INT32). */
+/* Adapts a decoded chunk to the kx_column layout (kx_strref for strings, int64 for INT32).
+ * The converted arrays are kept and reused from row group to row group: a fresh multi-MB
+ * array per row group cost a page fault per 4 KiB touched. (They point into the decoded
+ * chunk, which the next call replaces anyway, so reuse shortens no lifetime.) */
 static void adapt(kx_pq_source *s, size_t j, kx_column *out)
 {
     kx_pq_colbuf *b = &s->bufs[j];
-    free(s->conv[j]);
-    s->conv[j] = NULL;
     out->valid = b->valid;
     out->nan_is_null = false;
     out->values = b->values;
     if (b->type == KX_PQ_BYTE_ARRAY) {
-        kx_strref *v = kx_malloc((b->n ? b->n : 1) * sizeof *v);
+        kx_strref *v = s->conv[j] = kx_grow(s->conv[j], &s->conv_cap[j], b->n + 1, sizeof *v);
         const kx_pq_bytes *in = b->values;
         for (size_t i = 0; i < b->n; i++) {
             v[i].ptr = in[i].ptr ? in[i].ptr : "";
             v[i].len = in[i].len;
         }
-        s->conv[j] = v;
         out->values = v;
     } else if (b->type == KX_PQ_INT32) {
-        int64_t *v = kx_malloc((b->n ? b->n : 1) * sizeof *v);
+        int64_t *v = s->conv[j] = kx_grow(s->conv[j], &s->conv_cap[j], b->n + 1, sizeof *v);
         const int32_t *in = b->values;
         for (size_t i = 0; i < b->n; i++) v[i] = in[i];
-        s->conv[j] = v;
         out->values = v;
     }
 }
@@ -126,6 +127,7 @@ void kx_pq_source_close(kx_pq_source *s)
     }
     free(s->bufs);
     free(s->conv);
+    free(s->conv_cap);
     free(s->types);
     free(s->index);
     free(s->path);

@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -345,6 +346,69 @@ int kx_eda_load_consent(kx_eda *e, const char *cleaned_dir, char *const *devices
 
 /* ---- the stage ---------------------------------------------------------------------------------------- */
 
+/* The table read is pipelined: a reader thread decodes users (kx_kptable_next_user) into a
+ * small queue while this thread feeds the previous ones to kx_eda_add_user, so the decode
+ * and the accumulation (each about half of the read) overlap instead of taking turns on one
+ * core. Users reach kx_eda_add_user in table order either way. */
+#define EDA_USER_QUEUE 16
+
+typedef struct user_queue {
+    kx_kptable *t;
+    kx_user_keypairs slot[EDA_USER_QUEUE];
+    size_t head, count;
+    bool done;  /* the reader has stopped (end of table or error) */
+    bool quit;  /* the consumer gives up: the reader stops at its next user */
+    int rc;     /* reader's last kx_kptable_next_user result (0 end, -1 error) */
+    kx_err err;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} user_queue;
+
+static void *user_reader_main(void *arg)
+{
+    user_queue *q = arg;
+    for (;;) {
+        kx_user_keypairs u;
+        kx_user_keypairs_init(&u);
+        kx_err err = {{0}};
+        int rc = kx_kptable_next_user(q->t, &u, &err);
+        pthread_mutex_lock(&q->mu);
+        while (rc == 1 && q->count == EDA_USER_QUEUE && !q->quit) pthread_cond_wait(&q->cv, &q->mu);
+        if (rc != 1 || q->quit) {
+            kx_user_keypairs_free(&u);
+            q->rc = rc == 1 ? 0 : rc;
+            if (rc < 0) q->err = err;
+            q->done = true;
+            pthread_cond_broadcast(&q->cv);
+            pthread_mutex_unlock(&q->mu);
+            return NULL;
+        }
+        q->slot[(q->head + q->count) % EDA_USER_QUEUE] = u;
+        q->count++;
+        pthread_cond_broadcast(&q->cv);
+        pthread_mutex_unlock(&q->mu);
+    }
+}
+
+/* Next user from the queue into *u (1), end of table (0) or the reader's error (-1). */
+static int user_queue_pop(user_queue *q, kx_user_keypairs *u, kx_err *err)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->count == 0 && !q->done) pthread_cond_wait(&q->cv, &q->mu);
+    int rc = 1;
+    if (q->count) {
+        *u = q->slot[q->head];
+        q->head = (q->head + 1) % EDA_USER_QUEUE;
+        q->count--;
+        pthread_cond_broadcast(&q->cv);
+    } else {
+        rc = q->rc;
+        if (rc < 0) *err = q->err;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
 static int read_keypairs(kx_stage_ctx *ctx, kx_eda *e, char **table_path)
 {
     /* kx_eda_add_user uses the keys, valid, outlier, HL/IL/PL/RL and the session and video
@@ -356,10 +420,15 @@ static int read_keypairs(kx_stage_ctx *ctx, kx_eda *e, char **table_path)
     *table_path = kx_strdup(kx_kptable_path(t));
     size_t rows = 0;
     int rc;
+    user_queue q = {.t = t};
+    pthread_mutex_init(&q.mu, NULL);
+    pthread_cond_init(&q.cv, NULL);
+    pthread_t reader;
+    bool threaded = ctx->cfg->parallel_workers > 1 && pthread_create(&reader, NULL, user_reader_main, &q) == 0;
     for (;;) {
         kx_user_keypairs u;
         kx_user_keypairs_init(&u);
-        rc = kx_kptable_next_user(t, &u, &ctx->err);
+        rc = threaded ? user_queue_pop(&q, &u, &ctx->err) : kx_kptable_next_user(t, &u, &ctx->err);
         if (rc == 1) {
             rows += u.n;
             kx_eda_add_user(e, &u);
@@ -367,6 +436,16 @@ static int read_keypairs(kx_stage_ctx *ctx, kx_eda *e, char **table_path)
         kx_user_keypairs_free(&u);
         if (rc != 1) break;
     }
+    if (threaded) {
+        pthread_mutex_lock(&q.mu);
+        q.quit = true;
+        pthread_cond_broadcast(&q.cv);
+        pthread_mutex_unlock(&q.mu);
+        pthread_join(reader, NULL);
+        for (; q.count; q.count--, q.head = (q.head + 1) % EDA_USER_QUEUE) kx_user_keypairs_free(&q.slot[q.head]);
+    }
+    pthread_mutex_destroy(&q.mu);
+    pthread_cond_destroy(&q.cv);
     kx_kptable_close(t);
     if (rc < 0) return -1;
     if (!rows) return kx_fail(&ctx->err, "keypairs table %s is empty", *table_path);

@@ -146,3 +146,30 @@ TEST(stats_sort_doubles_negative_zero_stable)
     CHECK(signbit(x[9]));
     CHECK(!signbit(x[10]) && !signbit(x[11]));
 }
+
+TEST(stats_merge_doubles_equals_sort_of_concatenation)
+{
+    /* Merging two sorted halves gives the sorted whole; ties keep a's element first, so a
+     * -0.0 in a precedes an equal +0.0 in b (the stable sort of a ++ b). */
+    double a[] = {-0.0, 1.0, 3.0, 3.0, 7.5}, b[] = {0.0, 2.0, 3.0, 9.0}, out[9];
+    kx_merge_doubles(a, 5, b, 4, out);
+    const double want[] = {0.0, 0.0, 1.0, 2.0, 3.0, 3.0, 3.0, 7.5, 9.0};
+    for (int i = 0; i < 9; i++) CHECK_EQ_DBL(out[i], want[i]);
+    CHECK(signbit(out[0]));
+    CHECK(!signbit(out[1]));
+    kx_merge_doubles(b, 4, a, 0, out);
+    for (int i = 0; i < 4; i++) CHECK_EQ_DBL(out[i], b[i]);
+    kx_merge_doubles(NULL, 0, NULL, 0, out);
+}
+
+TEST(stats_stats5_sorted_matches_stats5)
+{
+    /* 03 §5 worked example (Key.shift HL), sorted beforehand. */
+    double x[] = {208, 232, 247, 264, 292, 296}, y[] = {296, 208, 264, 247, 292, 232}, s1[KX_ST_COUNT],
+           s2[KX_ST_COUNT];
+    kx_stats5_sorted(x, 6, s1);
+    kx_stats5(y, 6, s2);
+    for (int k = 0; k < KX_ST_COUNT; k++) CHECK_EQ_DBL(s1[k], s2[k]);
+    CHECK_EQ_DBL(s1[KX_ST_MEDIAN], 255.5);
+    CHECK_EQ_DBL(s1[KX_ST_Q3], 285.0);
+}
