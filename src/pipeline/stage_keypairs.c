@@ -184,6 +184,63 @@ typedef struct kp_malformed {
     size_t off, len; /* raw line bytes in kp_result.malbytes */
 } kp_malformed;
 
+/* Counters of 02 §6 over some rows, in row order: what count_rows adds per row, summed. */
+typedef struct kp_counts {
+    int64_t rows, valid, invalid, outliers;
+    int64_t dist[KX_KPE_COUNT]; /* invalid rows per error code */
+    int order[KX_KPE_COUNT];    /* error codes in first-seen order */
+    int ndist;
+} kp_counts;
+
+static void count_range(const kx_user_keypairs *u, size_t begin, size_t end, kp_counts *c)
+{
+    memset(c, 0, sizeof *c);
+    c->rows = (int64_t)(end - begin);
+    for (size_t k = begin; k < end; k++) {
+        const kx_keypair *row = &u->rows[k];
+        c->outliers += row->outlier != 0;
+        if (row->valid) {
+            c->valid++;
+            continue;
+        }
+        c->invalid++;
+        if (c->dist[row->error]++ == 0) c->order[c->ndist++] = row->error;
+    }
+}
+
+/* A user run ready for writing: its table columns and its invalid_sequences.csv rows. */
+typedef struct kp_prepared {
+    kx_kp_batch b;
+    kx_buf inv; /* CSV rows (no header) */
+} kp_prepared;
+
+/* Rows → columns, and the invalid rows formatted (same columns and formatting as the table).
+ * Pure: runs on the workers. The batch points into u's key table and ids, not its rows. */
+static void prepare_run(const kx_user_keypairs *u, kp_prepared *p)
+{
+    kx_kp_batch_fill(&p->b, u);
+    p->inv = (kx_buf)KX_BUF_INIT;
+    size_t ninv = 0;
+    for (size_t i = 0; i < u->n; i++) ninv += !u->rows[i].valid;
+    if (ninv == 0) return;
+    kx_user_keypairs sub = *u; /* shallow: shares the key table, owns nothing */
+    sub.rows = kx_malloc(ninv * sizeof *sub.rows);
+    sub.n = sub.cap = 0;
+    for (size_t i = 0; i < u->n; i++)
+        if (!u->rows[i].valid) sub.rows[sub.n++] = u->rows[i];
+    kx_kp_batch b;
+    kx_kp_batch_fill(&b, &sub);
+    kx_csv_put_rows(&p->inv, kx_kp_columns, KX_KP_NCOLS, b.n, b.cols);
+    kx_kp_batch_free(&b);
+    free(sub.rows);
+}
+
+static void free_prepared(kp_prepared *p)
+{
+    kx_kp_batch_free(&p->b);
+    kx_buf_free(&p->inv);
+}
+
 typedef struct kp_file {
     char *name;
     char uid[KX_UID_LEN + 1];
@@ -191,6 +248,7 @@ typedef struct kp_file {
     size_t row_begin, row_end;  /* rows of this file inside that run */
     size_t mal_begin, mal_end;  /* its malformed lines in kp_result.mal */
     char *read_error;           /* message, or NULL */
+    kp_counts counts;           /* of its rows */
 } kp_file;
 
 typedef struct kp_result {
@@ -198,6 +256,7 @@ typedef struct kp_result {
     size_t nfiles, files_cap;
     kx_user_keypairs *runs; /* consecutive files with the same user id (normally one run) */
     size_t nruns, runs_cap;
+    kp_prepared *prepared;  /* per run, made after the last file (the runs' rows are freed) */
     kp_malformed *mal;
     size_t nmal, mal_cap;
     kx_buf malbytes;
@@ -224,8 +283,12 @@ static void free_result(kp_result *r)
         free(r->files[i].read_error);
     }
     free(r->files);
-    for (size_t i = 0; i < r->nruns; i++) kx_user_keypairs_free(&r->runs[i]);
+    for (size_t i = 0; i < r->nruns; i++) {
+        kx_user_keypairs_free(&r->runs[i]);
+        if (r->prepared) free_prepared(&r->prepared[i]);
+    }
     free(r->runs);
+    free(r->prepared);
     free(r->mal);
     kx_buf_free(&r->malbytes);
     kx_buf_free(&r->scan);
@@ -289,6 +352,16 @@ static void scan_for_eda(kp_result *r, const char *name, const kx_buf *data)
     r->scan_entries += (size_t)kx_eda_sidecar_scan(&r->scan, name, data->data ? data->data : "", data->len);
 }
 
+/* The same check on the events keypairs' parser has just kept (w->events, keys in u). */
+static void scan_parsed_for_eda(kp_result *r, const char *name, const kx_ks_work *w, const kx_user_keypairs *u)
+{
+    kx_eda_file_check c;
+    kx_eda_check_keyed(w->events, w->nevents, &u->keys, &c);
+    r->scan_files++;
+    r->scan_entries += (size_t)kx_eda_sidecar_put_check(&r->scan, name, &c);
+    kx_eda_file_check_free(&c);
+}
+
 /* A file eda's scan reads but keypairs does not (an id > 2^31-1): read for the sidecar only. */
 static void scan_only_for_eda(kp_result *r, const char *dir, const char *name, kx_buf *data)
 {
@@ -315,6 +388,7 @@ static void process_folder(void *arg, size_t index)
     }
     kx_ks_work w;
     kx_ks_work_init(&w);
+    w.keep_events = true; /* for the eda sidecar check */
     kx_buf data = KX_BUF_INIT;
     for (size_t i = 0; i < l.n; i++) { /* bytewise name order (kx_list_dir sorts) */
         kx_ks_file_ids ids;
@@ -338,13 +412,22 @@ static void process_folder(void *arg, size_t index)
             r->scan_incomplete |= eda_file;
             continue;
         }
-        if (eda_file) scan_for_eda(r, l.items[i].name, &data);
         kx_user_keypairs *u = run_for(r, uid, device);
         kf->run = (size_t)(u - r->runs);
         kf->row_begin = u->n;
         kx_ks_file_to_keypairs(&w, data.data ? data.data : "", data.len, &ids, &job->th, u, on_malformed, r);
         kf->row_end = u->n;
         kf->mal_end = r->nmal;
+        count_range(u, kf->row_begin, kf->row_end, &kf->counts);
+        if (eda_file) scan_parsed_for_eda(r, l.items[i].name, &w, u);
+    }
+    /* the main thread then only hands the columns to the table writer */
+    r->prepared = kx_calloc(r->nruns ? r->nruns : 1, sizeof *r->prepared);
+    for (size_t i = 0; i < r->nruns; i++) {
+        prepare_run(&r->runs[i], &r->prepared[i]);
+        free(r->runs[i].rows); /* the batch holds everything the writer needs */
+        r->runs[i].rows = NULL;
+        r->runs[i].n = r->runs[i].cap = 0;
     }
     kx_buf_free(&data);
     kx_ks_work_free(&w);
@@ -461,58 +544,41 @@ static int write_malformed(kp_out *o, const kp_result *r, const kp_file *f, kx_e
     return kx_afile_write(&o->mal, o->buf.data, o->buf.len, err);
 }
 
-/* Rows with valid = false go to invalid_sequences.csv (same columns and formatting). */
-static int write_invalid(kp_out *o, const kx_user_keypairs *u, kx_err *err)
+/* Adds counters computed by count_range (in output order) to the totals and the folder's. */
+static void add_counts(kp_out *o, const kp_counts *c)
 {
-    size_t ninv = 0;
-    for (size_t i = 0; i < u->n; i++) ninv += !u->rows[i].valid;
-    if (ninv == 0) return 0;
+    o->total += c->rows;
+    o->valid += c->valid;
+    o->f_valid += c->valid;
+    o->invalid += c->invalid;
+    o->f_invalid += c->invalid;
+    o->outliers += c->outliers;
+    o->f_outliers += c->outliers;
+    for (int i = 0; i < c->ndist; i++) dist_add_n(o, c->order[i], c->dist[c->order[i]]);
+}
+
+/* Table rows and invalid_sequences.csv rows of one prepared user run. */
+static int write_prepared(kp_out *o, const kp_prepared *p, kx_err *err)
+{
+    if (p->b.n == 0) return 0;
+    if (kx_tw_write(o->tw, p->b.n, p->b.cols, err) != 0) return -1;
+    if (p->inv.len == 0) return 0;
     if (lazy_open(o, &o->inv, &o->inv_open, "invalid_sequences.csv", kx_kp_columns, KX_KP_NCOLS, err) != 0)
         return -1;
-    kx_user_keypairs sub = *u; /* shallow: shares the key table, owns nothing */
-    sub.rows = kx_malloc(ninv * sizeof *sub.rows);
-    sub.n = sub.cap = 0;
-    for (size_t i = 0; i < u->n; i++)
-        if (!u->rows[i].valid) sub.rows[sub.n++] = u->rows[i];
-    kx_kp_batch b;
-    kx_kp_batch_fill(&b, &sub);
-    kx_buf_reset(&o->buf);
-    kx_csv_put_rows(&o->buf, kx_kp_columns, KX_KP_NCOLS, b.n, b.cols);
-    kx_kp_batch_free(&b);
-    free(sub.rows);
-    o->inv_pos += (int64_t)o->buf.len;
-    o->inv_row_bytes += (int64_t)o->buf.len;
-    return kx_afile_write(&o->inv, o->buf.data, o->buf.len, err);
+    o->inv_pos += (int64_t)p->inv.len;
+    o->inv_row_bytes += (int64_t)p->inv.len;
+    return kx_afile_write(&o->inv, p->inv.data, p->inv.len, err);
 }
 
-/* Counters of 02 §6 for rows [begin, end) of u, in output order. */
-static void count_rows(kp_out *o, const kx_user_keypairs *u, size_t begin, size_t end)
-{
-    for (size_t k = begin; k < end; k++) {
-        const kx_keypair *row = &u->rows[k];
-        o->total++;
-        if (row->valid) {
-            o->valid++;
-            o->f_valid++;
-        } else {
-            o->invalid++;
-            o->f_invalid++;
-            dist_add(o, row->error);
-        }
-        o->outliers += row->outlier != 0;
-        o->f_outliers += row->outlier != 0;
-    }
-}
-
-/* Table rows and invalid_sequences.csv rows of one user run. */
+/* The same for rows taken from the base version (prepared here, on the main thread). */
 static int write_rows(kp_out *o, const kx_user_keypairs *u, kx_err *err)
 {
     if (u->n == 0) return 0;
-    kx_kp_batch b;
-    kx_kp_batch_fill(&b, u);
-    int rc = kx_tw_write(o->tw, b.n, b.cols, err);
-    kx_kp_batch_free(&b);
-    return rc != 0 ? -1 : write_invalid(o, u, err);
+    kp_prepared p;
+    prepare_run(u, &p);
+    int rc = write_prepared(o, &p, err);
+    free_prepared(&p);
+    return rc;
 }
 
 /* Completes a folder's sidecar row (byte ranges since m, counters) and stores it. */
@@ -588,12 +654,12 @@ static int consume_result(kp_out *o, const kp_folder *fo, const kp_result *r, kx
             kx_logf(o->ctx->log, KX_LOG_WARNING, COMPONENT, "Read error in %s: %s", f->name, f->read_error);
             continue;
         }
-        count_rows(o, &r->runs[f->run], f->row_begin, f->row_end);
+        add_counts(o, &f->counts);
         folder_rows += f->row_end - f->row_begin;
         if (write_malformed(o, r, f, err) != 0) return -1;
     }
     for (size_t i = 0; i < r->nruns; i++)
-        if (write_rows(o, &r->runs[i], err) != 0) return -1;
+        if (write_prepared(o, &r->prepared[i], err) != 0) return -1;
     o->users += folder_rows > 0;
     record_processed(o, fo, r, folder_rows, m);
     add_scan_record(o, fo, r);
@@ -984,7 +1050,9 @@ static int consume_reused(kp_out *o, long j, kx_err *err)
     if (in.copy) {
         rc = put_copied(o, &s, &in, err);
     } else {
-        count_rows(o, &in.rows, 0, in.rows.n);
+        kp_counts c;
+        count_range(&in.rows, 0, in.rows.n, &c);
+        add_counts(o, &c);
         rc = write_rows(o, &in.rows, err);
     }
     if (rc == 0 && in.mal.len) {
