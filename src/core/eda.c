@@ -582,17 +582,13 @@ void kx_eda_check_keyed(const kx_ks_keyed_event *ev, size_t n, const kx_keytab *
     size_t *order = keyed_order(ev, n);
     down_id *down = kx_malloc((n ? n : 1) * sizeof *down); /* keys down, in the order they went down */
     size_t ndown = 0;
-    int32_t last_ignored = INT32_MIN, last_kept = INT32_MIN; /* one-entry memo of quality_ignored */
+    /* quality_ignored per key slot (key + 1): 0 not known yet, 1 checked, 2 ignored */
+    uint8_t *ignored = kx_calloc(keys->n + 1, 1);
     for (size_t j = 0; j < n; j++) {
         const kx_ks_keyed_event *e = &ev[order ? order[j] : j];
-        if (e->key != last_kept) {
-            if (e->key == last_ignored) continue;
-            if (quality_ignored_key(kx_keytab_get(keys, e->key))) {
-                last_ignored = e->key;
-                continue;
-            }
-            last_kept = e->key;
-        }
+        uint8_t *ig = &ignored[e->key + 1];
+        if (!*ig) *ig = quality_ignored_key(kx_keytab_get(keys, e->key)) ? 2 : 1;
+        if (*ig == 2) continue;
         long at = -1;
         for (size_t i = 0; i < ndown; i++)
             if (down[i].key == e->key) {
@@ -615,6 +611,7 @@ void kx_eda_check_keyed(const kx_ks_keyed_event *ev, size_t n, const kx_keytab *
         }
     }
     free(order);
+    free(ignored);
     if (ndown) {
         c->unreleased = kx_malloc(ndown * sizeof *c->unreleased);
         for (size_t i = 0; i < ndown; i++) {

@@ -402,14 +402,39 @@ static void key_cache_begin(kx_ks_work *w)
 
 /* The id of a raw (not normalised) non-empty key: from the cache when this call has seen the
  * same bytes, else normalised and interned. Same result as intern_key. */
-static int32_t key_id(kx_ks_work *w, kx_keytab *t, const char *key, size_t len)
+static inline uint64_t load64(const char *p)
 {
-    if (len > 16) return intern_key(t, key, len);
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint64_t low_bytes(uint64_t v, size_t n) /* n in 0..8 */
+{
+    return n >= 8 ? v : v & ((UINT64_C(1) << (8 * n)) - 1);
+}
+
+/* The key bytes as two zero-padded words. end bounds the readable buffer: away from it, two
+ * 8-byte loads and masks (the line goes on after the key with ",<time>"), else a copy. Byte
+ * order does not matter: the words are only hashed and compared. */
+static inline void key_words(const char *key, size_t len, const char *end, uint64_t *lo, uint64_t *hi)
+{
+    if ((size_t)(end - key) >= 16) {
+        *lo = low_bytes(load64(key), len);
+        *hi = len > 8 ? low_bytes(load64(key + 8), len - 8) : 0;
+        return;
+    }
     unsigned char b[16] = {0};
     memcpy(b, key, len);
+    memcpy(lo, b, 8);
+    memcpy(hi, b + 8, 8);
+}
+
+static int32_t key_id(kx_ks_work *w, kx_keytab *t, const char *key, size_t len, const char *end)
+{
+    if (len > 16) return intern_key(t, key, len);
     uint64_t lo, hi;
-    memcpy(&lo, b, 8);
-    memcpy(&hi, b + 8, 8);
+    key_words(key, len, end, &lo, &hi);
     uint64_t h = (lo ^ (hi * 0xC2B2AE3D27D4EB4Full) ^ len) * 0x9E3779B97F4A7C15ull;
     kx_ks_key_cache_entry *e = &w->cache[h >> 56]; /* KX_KS_KEY_CACHE = 256 */
     if (e->gen == w->cache_gen && e->len == len && e->lo == lo && e->hi == hi) return e->id;
@@ -446,7 +471,7 @@ size_t kx_ks_file_to_keypairs(kx_ks_work *w, const char *buf, size_t n, const kx
             if (on_malformed) on_malformed(arg, lineno, r, line, len);
             continue;
         }
-        int32_t key = ev.key_len > 0 ? key_id(w, &u->keys, ev.key, ev.key_len) : KX_KEY_MISSING;
+        int32_t key = ev.key_len > 0 ? key_id(w, &u->keys, ev.key, ev.key_len, buf + n) : KX_KEY_MISSING;
         if (w->keep_events) keep_event(w, key, ev.press, ev.time);
         match_event(w, key, ev.press, ev.time);
     }
