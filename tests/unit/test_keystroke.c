@@ -452,6 +452,17 @@ TEST(keystroke_time_fast_path_edges)
     CHECK(time_ok("1a", &v) == 0);
     CHECK(time_ok("12:", &v) == 0);
     CHECK(time_ok("/", &v) == 0); /* '0' - 1 */
+    CHECK(time_ok("12345678", &v) && v == 12345678);      /* exactly the 8-digit block */
+    CHECK(time_ok("99999999", &v) && v == 99999999);
+    CHECK(time_ok("00000000", &v) && v == 0);
+    CHECK(time_ok("1738288506822", &v) && v == 1738288506822.0);
+    static const char *const bad8[] = {"1234567:9012", "123:5678", ":2345678", "1234567a90123", "12345678 9",
+                                       "1234\xff" "678", "1234/678", "1234567\x80"};
+    for (size_t i = 0; i < sizeof bad8 / sizeof bad8[0]; i++)
+        if (time_ok(bad8[i], &v)) {
+            kx_test_fail(__FILE__, __LINE__, "time '%s' accepted", bad8[i]);
+            return;
+        }
 }
 
 /* Key ids through the per-call cache: every event's id must name exactly the normalised bytes
