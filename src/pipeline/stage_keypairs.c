@@ -304,20 +304,33 @@ static void on_malformed(void *arg, long lineno, kx_ks_reason reason, const char
     kx_buf_put(&r->malbytes, line, len);
 }
 
-/* Reads a whole file into buf; on failure returns a heap message (strerror text). */
-static char *read_whole(const char *path, kx_buf *buf)
+/* An open user folder: files are opened by name relative to it (no path walk per file). */
+typedef struct kp_dir {
+    int fd;           /* -1: could not be opened, names are then joined to path */
+    const char *path;
+} kp_dir;
+
+/* Reads a whole file of the folder into buf; on failure returns a heap message (strerror
+ * text). A short read that reaches the size fstat gave is the end: one read() per file
+ * instead of two. */
+static char *read_whole(const kp_dir *d, const char *name, kx_buf *buf)
 {
     kx_buf_reset(buf);
-    int fd = open(path, O_RDONLY);
+    char *path = d->fd < 0 ? kx_path_join(d->path, name) : NULL;
+    int fd = kx_openat_read(d->fd < 0 ? AT_FDCWD : d->fd, path ? path : name);
     int e = 0;
+    free(path);
     if (fd < 0) {
         e = errno;
     } else {
         struct stat st;
-        if (fstat(fd, &st) == 0 && st.st_size > 0) kx_buf_reserve(buf, (size_t)st.st_size + 1);
+        size_t size = SIZE_MAX; /* unknown */
+        if (fstat(fd, &st) == 0 && st.st_size >= 0) size = (size_t)st.st_size;
+        if (size != SIZE_MAX) kx_buf_reserve(buf, size + 1);
         for (;;) {
             kx_buf_reserve(buf, 65536);
-            ssize_t got = read(fd, buf->data + buf->len, buf->cap - buf->len - 1);
+            size_t want = buf->cap - buf->len - 1;
+            ssize_t got = read(fd, buf->data + buf->len, want);
             if (got < 0 && errno == EINTR) continue;
             if (got < 0) {
                 e = errno;
@@ -325,6 +338,7 @@ static char *read_whole(const char *path, kx_buf *buf)
             }
             if (got == 0) break;
             buf->len += (size_t)got;
+            if ((size_t)got < want && buf->len == size) break;
         }
         close(fd);
     }
@@ -363,11 +377,9 @@ static void scan_parsed_for_eda(kp_result *r, const char *name, const kx_ks_work
 }
 
 /* A file eda's scan reads but keypairs does not (an id > 2^31-1): read for the sidecar only. */
-static void scan_only_for_eda(kp_result *r, const char *dir, const char *name, kx_buf *data)
+static void scan_only_for_eda(kp_result *r, const kp_dir *dir, const char *name, kx_buf *data)
 {
-    char *path = kx_path_join(dir, name);
-    char *error = read_whole(path, data);
-    free(path);
+    char *error = read_whole(dir, name, data);
     if (error) r->scan_incomplete = true;
     else scan_for_eda(r, name, data);
     free(error);
@@ -382,10 +394,13 @@ static void process_folder(void *arg, size_t index)
     if (job->reuse && job->reuse[index] >= 0) return; /* taken from the base when consumed */
     kx_dirlist l;
     kx_err err;
-    if (kx_list_dir(f->path, &l, &err) != 0) {
+    /* types from d_type (symlinks and unknown types are stat'ed): the same is_dir / is_file
+     * as a plain listing, without a stat per file */
+    if (kx_list_dir_ex(f->path, &l, KX_LIST_NO_SIZE, &err) != 0) {
         r->error = kx_strdup(err.msg);
         return;
     }
+    kp_dir dir = {open(f->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), f->path};
     kx_ks_work w;
     kx_ks_work_init(&w);
     w.keep_events = true; /* for the eda sidecar check */
@@ -396,7 +411,7 @@ static void process_folder(void *arg, size_t index)
         /* the eda sidecar covers exactly the files eda's scan would read */
         bool eda_file = l.items[i].is_file && kx_eda_is_scan_file_name(l.items[i].name);
         if (l.items[i].is_dir || !keystroke_file_name(l.items[i].name, &ids, uid)) {
-            if (eda_file) scan_only_for_eda(r, f->path, l.items[i].name, &data);
+            if (eda_file) scan_only_for_eda(r, &dir, l.items[i].name, &data);
             continue;
         }
         r->files = kx_grow(r->files, &r->files_cap, r->nfiles + 1, sizeof *r->files);
@@ -405,9 +420,7 @@ static void process_folder(void *arg, size_t index)
         kf->name = kx_strdup(l.items[i].name);
         memcpy(kf->uid, uid, sizeof uid);
         kf->mal_begin = kf->mal_end = r->nmal;
-        char *path = kx_path_join(f->path, l.items[i].name);
-        kf->read_error = read_whole(path, &data);
-        free(path);
+        kf->read_error = read_whole(&dir, l.items[i].name, &data);
         if (kf->read_error) {
             r->scan_incomplete |= eda_file;
             continue;
@@ -429,6 +442,7 @@ static void process_folder(void *arg, size_t index)
         r->runs[i].rows = NULL;
         r->runs[i].n = r->runs[i].cap = 0;
     }
+    if (dir.fd >= 0) close(dir.fd);
     kx_buf_free(&data);
     kx_ks_work_free(&w);
     kx_dirlist_free(&l);
