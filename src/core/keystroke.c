@@ -121,23 +121,27 @@ static inline bool eight_digits(const char *s, uint64_t *out)
 
 bool kx_ks_parse_time(const char *s, size_t n, double *out)
 {
-    /* Fast path, one pass: 1 to 15 plain digits (epoch milliseconds have 13), no sign, no
-     * spaces. The general path below gives the same value for this text. */
-    if (n - 1 < 15) {
+    /* Fast path: 1 to 15 plain digits (epoch milliseconds have 13), no sign, no spaces.
+     * 8 to 15 digits: two overlapping 8-digit SWAR blocks, the first and the last 8 bytes
+     * (value = first * 10^(n-8) + last mod 10^(n-8)). The general path below gives the
+     * same value for this text. */
+    static const uint64_t pow10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+    uint64_t first, last;
+    if (n >= 8 && n <= 15) {
+        if (eight_digits(s, &first) && eight_digits(s + n - 8, &last)) {
+            *out = (double)(first * pow10[n - 8] + last % pow10[n - 8]); /* < 10^15: exact */
+            return true;
+        }
+    } else if (n - 1 < 7) {
         int64_t v = 0;
         size_t i = 0;
-        uint64_t eight;
-        if (n >= 8 && eight_digits(s, &eight)) { /* the first 8 digits at once */
-            v = (int64_t)eight;
-            i = 8;
-        }
         for (; i < n; i++) {
             unsigned d = (unsigned)(unsigned char)s[i] - '0';
             if (d > 9) break;
             v = v * 10 + (int64_t)d;
         }
         if (i == n) {
-            *out = (double)v; /* < 10^15 < 2^53: exact */
+            *out = (double)v;
             return true;
         }
     }

@@ -541,3 +541,32 @@ TEST(keystroke_kept_events_in_line_order)
     kx_ks_work_free(&w);
     kx_user_keypairs_free(&u);
 }
+
+/* The fast path against the general one: a leading space always takes the general path (it is
+ * trimmed, then the grammar runs), so s and " " + s must be accepted alike, with equal values;
+ * all-digit texts must also equal strtod. 200,000 random texts of 1..15 characters. */
+TEST(keystroke_time_fast_path_equals_general)
+{
+    static const char alphabet[] = "0123456789012345678901234567890123456789.e+- \t:/a";
+    uint64_t seed = 99;
+    char s[20], sp[21];
+    for (int t = 0; t < 200000; t++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        size_t n = 1 + (size_t)((seed >> 59) % 15);
+        bool digits = (seed >> 20) % 2; /* half the texts: digits only */
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            s[i] = digits ? (char)('0' + (seed >> 40) % 10) : alphabet[(seed >> 40) % (sizeof alphabet - 1)];
+        }
+        s[n] = 0;
+        sp[0] = ' ';
+        memcpy(sp + 1, s, n + 1);
+        double a = -1, b = -2;
+        bool ok_a = kx_ks_parse_time(s, n, &a), ok_b = kx_ks_parse_time(sp, n + 1, &b);
+        bool ok_digits = strspn(s, "0123456789") == n;
+        if (ok_a != ok_b || (ok_a && memcmp(&a, &b, sizeof a)) || (ok_digits && (!ok_a || a != strtod(s, NULL)))) {
+            kx_test_fail(__FILE__, __LINE__, "'%s': %d %.17g vs %d %.17g", s, ok_a, a, ok_b, b);
+            return;
+        }
+    }
+}
