@@ -536,6 +536,93 @@ void kx_eda_check_file(kx_eda_event *events, size_t n, kx_eda_file_check *c)
     c->nunreleased = ndown;
 }
 
+/* quality_ignored by key bytes (NULL: the missing key). */
+static bool quality_ignored_key(const kx_key *k)
+{
+    if (!k) return false;
+    kx_eda_event ev = {k->bytes, k->len, false, 0};
+    return quality_ignored(&ev);
+}
+
+typedef struct ord_keyed {
+    double time;
+    size_t idx;
+} ord_keyed;
+
+static int ord_keyed_cmp(const void *pa, const void *pb)
+{
+    const ord_keyed *a = pa, *b = pb;
+    if (a->time != b->time) return a->time < b->time ? -1 : 1;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/* The stable time order of kx_eda_sort_events, as indexes (NULL: ev is in order already). */
+static size_t *keyed_order(const kx_ks_keyed_event *ev, size_t n)
+{
+    size_t i = 1;
+    while (i < n && !(ev[i].time < ev[i - 1].time)) i++;
+    if (i >= n) return NULL;
+    ord_keyed *o = kx_malloc(n * sizeof *o);
+    for (i = 0; i < n; i++) o[i] = (ord_keyed){ev[i].time, i};
+    kx_qsort(o, n, sizeof *o, ord_keyed_cmp);
+    size_t *idx = kx_malloc(n * sizeof *idx);
+    for (i = 0; i < n; i++) idx[i] = o[i].idx;
+    free(o);
+    return idx;
+}
+
+typedef struct down_id {
+    int32_t key;
+    double time;
+} down_id;
+
+void kx_eda_check_keyed(const kx_ks_keyed_event *ev, size_t n, const kx_keytab *keys, kx_eda_file_check *c)
+{
+    memset(c, 0, sizeof *c);
+    size_t *order = keyed_order(ev, n);
+    down_id *down = kx_malloc((n ? n : 1) * sizeof *down); /* keys down, in the order they went down */
+    size_t ndown = 0;
+    /* quality_ignored per key slot (key + 1): 0 not known yet, 1 checked, 2 ignored */
+    uint8_t *ignored = kx_calloc(keys->n + 1, 1);
+    for (size_t j = 0; j < n; j++) {
+        const kx_ks_keyed_event *e = &ev[order ? order[j] : j];
+        uint8_t *ig = &ignored[e->key + 1];
+        if (!*ig) *ig = quality_ignored_key(kx_keytab_get(keys, e->key)) ? 2 : 1;
+        if (*ig == 2) continue;
+        long at = -1;
+        for (size_t i = 0; i < ndown; i++)
+            if (down[i].key == e->key) {
+                at = (long)i;
+                break;
+            }
+        if (e->press) {
+            if (at >= 0) {
+                count_issue(c, KX_EDA_DOUBLE_PRESS);
+                down[at].time = e->time; /* keeps its place, like a dict update */
+            } else {
+                down[ndown++] = (down_id){e->key, e->time};
+            }
+        } else if (at < 0) {
+            count_issue(c, KX_EDA_ORPHAN_RELEASE);
+        } else {
+            if (e->time < down[at].time) count_issue(c, KX_EDA_NEGATIVE_HOLD_TIME);
+            memmove(&down[at], &down[at + 1], (ndown - (size_t)at - 1) * sizeof *down);
+            ndown--;
+        }
+    }
+    free(order);
+    free(ignored);
+    if (ndown) {
+        c->unreleased = kx_malloc(ndown * sizeof *c->unreleased);
+        for (size_t i = 0; i < ndown; i++) {
+            const kx_key *k = kx_keytab_get(keys, down[i].key);
+            c->unreleased[i] = (kx_eda_down_key){k ? k->bytes : NULL, k ? k->len : 0, down[i].time};
+        }
+        c->nunreleased = ndown;
+    }
+    free(down);
+}
+
 void kx_eda_file_check_free(kx_eda_file_check *c)
 {
     free(c->unreleased);

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "core/keypair.h"
+#include "core/keystroke.h"
 
 typedef enum kx_eda_feature { KX_EDA_HL = 0, KX_EDA_IL, KX_EDA_PL, KX_EDA_RL, KX_EDA_NFEAT } kx_eda_feature;
 
@@ -94,6 +95,12 @@ typedef struct kx_eda_file_check {
 /* Pure and thread-safe (the events array is stably sorted by time, in place). */
 void kx_eda_check_file(kx_eda_event *events, size_t n, kx_eda_file_check *c);
 void kx_eda_file_check_free(kx_eda_file_check *c);
+/* The same check over the events the keypairs parser kept (kx_ks_work.keep_events): event i
+ * has the key keys->keys[ev[i].key] (KX_KEY_MISSING: the missing key). Gives exactly the
+ * result of kx_eda_check_file over the events parsed from the same bytes (interned keys are
+ * the normalised bytes, so bytes are equal iff ids are); unreleased keys point into keys.
+ * ev is not modified. Pure and thread-safe. */
+void kx_eda_check_keyed(const kx_ks_keyed_event *ev, size_t n, const kx_keytab *keys, kx_eda_file_check *c);
 /* Adds one file's check (counts as one file read). */
 void kx_eda_add_file_check(kx_eda *e, const char *user_id, const char *file_name, const kx_eda_file_check *c);
 /* Counts n files read that had no issue and no unreleased key (the same as adding their

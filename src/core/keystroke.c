@@ -100,8 +100,51 @@ static bool time_grammar(const char *s, size_t n, bool *simple)
     return true;
 }
 
+/* If s[0..8) are 8 ASCII digits, their value (SWAR: pairs, then quads, then the eight). */
+static inline bool eight_digits(const char *s, uint64_t *out)
+{
+    uint64_t v;
+    memcpy(&v, s, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v); /* first character in the low byte */
+#endif
+    /* every byte in 0x30..0x39: high nibble 3, and adding 6 does not carry into it */
+    if (((v & 0xF0F0F0F0F0F0F0F0u) | (((v + 0x0606060606060606u) & 0xF0F0F0F0F0F0F0F0u) >> 4)) !=
+        0x3333333333333333u)
+        return false;
+    v -= 0x3030303030303030u;
+    v = (v * 10 + (v >> 8)) & 0x00FF00FF00FF00FFu;       /* 4 two-digit numbers */
+    v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFFu;     /* 2 four-digit numbers */
+    *out = (v * 10000 + (v >> 32)) & 0xFFFFFFFFu;        /* the eight-digit number */
+    return true;
+}
+
 bool kx_ks_parse_time(const char *s, size_t n, double *out)
 {
+    /* Fast path: 1 to 15 plain digits (epoch milliseconds have 13), no sign, no spaces.
+     * 8 to 15 digits: two overlapping 8-digit SWAR blocks, the first and the last 8 bytes
+     * (value = first * 10^(n-8) + last mod 10^(n-8)). The general path below gives the
+     * same value for this text. */
+    static const uint64_t pow10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+    uint64_t first, last;
+    if (n >= 8 && n <= 15) {
+        if (eight_digits(s, &first) && eight_digits(s + n - 8, &last)) {
+            *out = (double)(first * pow10[n - 8] + last % pow10[n - 8]); /* < 10^15: exact */
+            return true;
+        }
+    } else if (n - 1 < 7) {
+        int64_t v = 0;
+        size_t i = 0;
+        for (; i < n; i++) {
+            unsigned d = (unsigned)(unsigned char)s[i] - '0';
+            if (d > 9) break;
+            v = v * 10 + (int64_t)d;
+        }
+        if (i == n) {
+            *out = (double)v;
+            return true;
+        }
+    }
     while (n > 0 && (*s == ' ' || *s == '\t')) s++, n--;
     while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
     bool simple;
@@ -211,6 +254,8 @@ void kx_ks_work_init(kx_ks_work *w) { memset(w, 0, sizeof *w); }
 
 void kx_ks_work_free(kx_ks_work *w)
 {
+    free(w->events);
+    free(w->cache);
     free(w->strokes);
     free(w->tmp);
     free(w->presses);
@@ -237,7 +282,8 @@ static void ensure_slot(kx_ks_work *w, size_t slot)
 
 static void append_stroke(kx_ks_work *w, int32_t key, double press, double release)
 {
-    w->strokes = kx_grow(w->strokes, &w->strokes_cap, w->nstrokes + 1, sizeof *w->strokes);
+    if (w->nstrokes == w->strokes_cap)
+        w->strokes = kx_grow(w->strokes, &w->strokes_cap, w->nstrokes + 1, sizeof *w->strokes);
     kx_keystroke *k = &w->strokes[w->nstrokes];
     k->press = press;
     k->release = release;
@@ -258,7 +304,8 @@ static void match_event(kx_ks_work *w, int32_t key, bool press, double time)
         w->order[w->norder++] = (int32_t)slot;
     }
     if (press) {
-        w->presses = kx_grow(w->presses, &w->presses_cap, w->npresses + 1, sizeof *w->presses);
+        if (w->npresses == w->presses_cap)
+            w->presses = kx_grow(w->presses, &w->presses_cap, w->npresses + 1, sizeof *w->presses);
         w->presses[w->npresses].time = time;
         w->presses[w->npresses].prev = w->top[slot];
         w->top[slot] = (int32_t)w->npresses++;
@@ -362,6 +409,75 @@ static void make_pair(const kx_keystroke *k1, const kx_keystroke *k2, const kx_k
     r->outlier = r->valid && (r->hl > th->hl_max_ms || r->hl < th->hl_min_ms || fabs(r->il) > th->il_abs_max_ms);
 }
 
+/* Rule 9 normalisation, then interning. */
+static int32_t intern_key(kx_keytab *t, const char *key, size_t len)
+{
+    char kb[4];
+    size_t klen;
+    const char *k = kx_ks_normalize_key(key, len, kb, &klen);
+    return kx_keytab_intern(t, k, klen);
+}
+
+/* Starts a new cache generation (entries of earlier calls stop matching). */
+static void key_cache_begin(kx_ks_work *w)
+{
+    if (!w->cache) w->cache = kx_calloc(KX_KS_KEY_CACHE, sizeof *w->cache);
+    if (++w->cache_gen == 0) { /* wrapped: forget everything */
+        memset(w->cache, 0, KX_KS_KEY_CACHE * sizeof *w->cache);
+        w->cache_gen = 1;
+    }
+}
+
+/* The id of a raw (not normalised) non-empty key: from the cache when this call has seen the
+ * same bytes, else normalised and interned. Same result as intern_key. */
+static inline uint64_t load64(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint64_t low_bytes(uint64_t v, size_t n) /* n in 0..8 */
+{
+    return n >= 8 ? v : v & ((UINT64_C(1) << (8 * n)) - 1);
+}
+
+/* The key bytes as two zero-padded words. end bounds the readable buffer: away from it, two
+ * 8-byte loads and masks (the line goes on after the key with ",<time>"), else a copy. Byte
+ * order does not matter: the words are only hashed and compared. */
+static inline void key_words(const char *key, size_t len, const char *end, uint64_t *lo, uint64_t *hi)
+{
+    if ((size_t)(end - key) >= 16) {
+        *lo = low_bytes(load64(key), len);
+        *hi = len > 8 ? low_bytes(load64(key + 8), len - 8) : 0;
+        return;
+    }
+    unsigned char b[16] = {0};
+    memcpy(b, key, len);
+    memcpy(lo, b, 8);
+    memcpy(hi, b + 8, 8);
+}
+
+static int32_t key_id(kx_ks_work *w, kx_keytab *t, const char *key, size_t len, const char *end)
+{
+    if (len > 16) return intern_key(t, key, len);
+    uint64_t lo, hi;
+    key_words(key, len, end, &lo, &hi);
+    uint64_t h = (lo ^ (hi * 0xC2B2AE3D27D4EB4Full) ^ len) * 0x9E3779B97F4A7C15ull;
+    kx_ks_key_cache_entry *e = &w->cache[h >> 56]; /* KX_KS_KEY_CACHE = 256 */
+    if (e->gen == w->cache_gen && e->len == len && e->lo == lo && e->hi == hi) return e->id;
+    int32_t id = intern_key(t, key, len);
+    *e = (kx_ks_key_cache_entry){lo, hi, w->cache_gen, (uint32_t)len, id};
+    return id;
+}
+
+static void keep_event(kx_ks_work *w, int32_t key, bool press, double time)
+{
+    if (w->nevents == w->events_cap)
+        w->events = kx_grow(w->events, &w->events_cap, w->nevents + 1, sizeof *w->events);
+    w->events[w->nevents++] = (kx_ks_keyed_event){time, key, (uint8_t)press};
+}
+
 size_t kx_ks_file_to_keypairs(kx_ks_work *w, const char *buf, size_t n, const kx_ks_file_ids *ids,
                               const kx_kp_thresholds *th, kx_user_keypairs *u,
                               kx_ks_malformed_fn on_malformed, void *arg)
@@ -369,6 +485,8 @@ size_t kx_ks_file_to_keypairs(kx_ks_work *w, const char *buf, size_t n, const kx
     w->nstrokes = 0;
     w->npresses = 0;
     w->norder = 0;
+    w->nevents = 0;
+    key_cache_begin(w);
     kx_ks_lines it;
     kx_ks_lines_init(&it, buf, n);
     const char *line;
@@ -381,13 +499,8 @@ size_t kx_ks_file_to_keypairs(kx_ks_work *w, const char *buf, size_t n, const kx
             if (on_malformed) on_malformed(arg, lineno, r, line, len);
             continue;
         }
-        int32_t key = KX_KEY_MISSING;
-        if (ev.key_len > 0) {
-            char kb[4];
-            size_t klen;
-            const char *k = kx_ks_normalize_key(ev.key, ev.key_len, kb, &klen);
-            key = kx_keytab_intern(&u->keys, k, klen);
-        }
+        int32_t key = ev.key_len > 0 ? key_id(w, &u->keys, ev.key, ev.key_len, buf + n) : KX_KEY_MISSING;
+        if (w->keep_events) keep_event(w, key, ev.press, ev.time);
         match_event(w, key, ev.press, ev.time);
     }
     flush_unmatched(w);
@@ -396,8 +509,8 @@ size_t kx_ks_file_to_keypairs(kx_ks_work *w, const char *buf, size_t n, const kx
     size_t npairs = w->nstrokes - 1;
     u->rows = kx_grow(u->rows, &u->cap, u->n + npairs, sizeof *u->rows);
     for (size_t i = 0; i < npairs; i++) {
-        kx_keypair *r = &u->rows[u->n++];
-        memset(r, 0, sizeof *r);
+        kx_keypair *r = &u->rows[u->n++]; /* make_pair sets every other field (no memset:
+                                               * rep stos was ~1 % of the stage) */
         r->platform_id = ids->platform_id;
         r->video_id = ids->video_id;
         r->session_id = ids->session_id;

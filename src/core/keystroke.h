@@ -92,6 +92,25 @@ typedef struct kx_kp_thresholds {
 typedef void (*kx_ks_malformed_fn)(void *arg, long lineno, kx_ks_reason reason, const char *line,
                                    size_t len);
 
+/* One parsed event as kx_ks_file_to_keypairs saw it (kx_ks_work.keep_events): the key as its
+ * id in the user's key table (normalised bytes; KX_KEY_MISSING = the missing key). Lets a
+ * caller run another per-file check on the events without parsing the lines again. */
+typedef struct kx_ks_keyed_event {
+    double time;
+    int32_t key;
+    uint8_t press; /* 1 = P, 0 = R */
+} kx_ks_keyed_event;
+
+/* Raw key bytes (up to 16) -> key id, valid for one kx_ks_file_to_keypairs call: most lines
+ * repeat a few dozen keys, so the cache skips normalisation, hashing and probing. */
+#define KX_KS_KEY_CACHE 256
+typedef struct kx_ks_key_cache_entry {
+    uint64_t lo, hi; /* the raw key bytes, zero-padded */
+    uint32_t gen;    /* == kx_ks_work.cache_gen: filled during this call */
+    uint32_t len;
+    int32_t id;
+} kx_ks_key_cache_entry;
+
 /* Scratch memory reused across files (stacks, keystrokes, sort buffer). */
 typedef struct kx_ks_work {
     kx_keystroke *strokes, *tmp; /* after a file: its keystrokes in sorted order */
@@ -103,6 +122,12 @@ typedef struct kx_ks_work {
     size_t slots_cap;
     int32_t *order;  /* key slots in first-appearance order */
     size_t norder, order_cap;
+    /* set keep_events to get the file's valid events (file order) after each file */
+    bool keep_events;
+    kx_ks_keyed_event *events;
+    size_t nevents, events_cap;
+    kx_ks_key_cache_entry *cache; /* KX_KS_KEY_CACHE entries, allocated at first use */
+    uint32_t cache_gen;
 } kx_ks_work;
 
 void kx_ks_work_init(kx_ks_work *w);
@@ -115,7 +140,8 @@ typedef struct kx_ks_file_ids {
 /* Parses one keystroke file held in buf[0..n) and appends its N−1 keypairs to u (keys are
  * interned in u->keys; sequence_id restarts at 0). Malformed lines go to on_malformed
  * (may be NULL). Returns the number of rows appended. w->strokes holds the file's sorted
- * keystrokes afterwards. */
+ * keystrokes afterwards, and with w->keep_events, w->events its valid events in line order
+ * (keys as ids in u->keys). */
 size_t kx_ks_file_to_keypairs(kx_ks_work *w, const char *buf, size_t n, const kx_ks_file_ids *ids,
                               const kx_kp_thresholds *th, kx_user_keypairs *u,
                               kx_ks_malformed_fn on_malformed, void *arg);

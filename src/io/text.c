@@ -140,9 +140,11 @@ void kx_csv_put_str(kx_buf *out, const void *p, size_t n)
 void kx_csv_put_double(kx_buf *out, double v)
 {
     if (!isfinite(v)) return;
-    char tmp[KX_FMT_DOUBLE_MAX];
-    size_t n = kx_fmt_double(v, tmp);
-    kx_buf_put(out, tmp, n);
+    /* formatted in place: copying from a stack buffer cost a libc memcpy call per cell
+     * (~7 % of a keypairs run with CSV) */
+    kx_buf_reserve(out, KX_FMT_DOUBLE_MAX);
+    out->len += kx_fmt_double(v, out->data + out->len);
+    out->data[out->len] = '\0';
 }
 
 void kx_csv_put_i64(kx_buf *out, int64_t v) { kx_buf_put_i64(out, v); }

@@ -67,6 +67,15 @@ int kx_eda_sidecar_scan(kx_buf *body, const char *file_name, const char *data, s
     size_t n = kx_eda_parse_events(data, len, &ev);
     kx_eda_file_check c;
     kx_eda_check_file(ev, n, &c);
+    int wrote = kx_eda_sidecar_put_check(body, file_name, &c);
+    kx_eda_file_check_free(&c);
+    free(ev);
+    return wrote;
+}
+
+int kx_eda_sidecar_put_check(kx_buf *body, const char *file_name, const kx_eda_file_check *c0)
+{
+    const kx_eda_file_check c = *c0;
     int wrote = c.nissue > 0 || c.nunreleased > 0;
     if (wrote) {
         kx_buf_puts(body, "R\t");
@@ -85,8 +94,6 @@ int kx_eda_sidecar_scan(kx_buf *body, const char *file_name, const char *data, s
             kx_buf_putc(body, '\n');
         }
     }
-    kx_eda_file_check_free(&c);
-    free(ev);
     return wrote;
 }
 

@@ -52,6 +52,9 @@ bool kx_eda_is_scan_file_name(const char *name);
 /* Parses and checks one keystroke file's bytes; when it has an issue or an unreleased key,
  * appends its entry (R line + K lines) to body and returns 1, else returns 0. */
 int kx_eda_sidecar_scan(kx_buf *body, const char *file_name, const char *data, size_t len);
+/* The writing half of kx_eda_sidecar_scan, for a check computed elsewhere (the keypairs
+ * stage checks the events its parser kept, kx_eda_check_keyed). Same return value. */
+int kx_eda_sidecar_put_check(kx_buf *body, const char *file_name, const kx_eda_file_check *c);
 
 /* The identity of the cleaned data the sidecar describes: "users-xxh3:<16 hex>" of the
  * "users" object of <version_dir>/etl_metadata/cleaning/user_checksums.json (per-user

@@ -184,6 +184,63 @@ typedef struct kp_malformed {
     size_t off, len; /* raw line bytes in kp_result.malbytes */
 } kp_malformed;
 
+/* Counters of 02 §6 over some rows, in row order: what count_rows adds per row, summed. */
+typedef struct kp_counts {
+    int64_t rows, valid, invalid, outliers;
+    int64_t dist[KX_KPE_COUNT]; /* invalid rows per error code */
+    int order[KX_KPE_COUNT];    /* error codes in first-seen order */
+    int ndist;
+} kp_counts;
+
+static void count_range(const kx_user_keypairs *u, size_t begin, size_t end, kp_counts *c)
+{
+    memset(c, 0, sizeof *c);
+    c->rows = (int64_t)(end - begin);
+    for (size_t k = begin; k < end; k++) {
+        const kx_keypair *row = &u->rows[k];
+        c->outliers += row->outlier != 0;
+        if (row->valid) {
+            c->valid++;
+            continue;
+        }
+        c->invalid++;
+        if (c->dist[row->error]++ == 0) c->order[c->ndist++] = row->error;
+    }
+}
+
+/* A user run ready for writing: its table columns and its invalid_sequences.csv rows. */
+typedef struct kp_prepared {
+    kx_kp_batch b;
+    kx_buf inv; /* CSV rows (no header) */
+} kp_prepared;
+
+/* Rows → columns, and the invalid rows formatted (same columns and formatting as the table).
+ * Pure: runs on the workers. The batch points into u's key table and ids, not its rows. */
+static void prepare_run(const kx_user_keypairs *u, kp_prepared *p)
+{
+    kx_kp_batch_fill(&p->b, u);
+    p->inv = (kx_buf)KX_BUF_INIT;
+    size_t ninv = 0;
+    for (size_t i = 0; i < u->n; i++) ninv += !u->rows[i].valid;
+    if (ninv == 0) return;
+    kx_user_keypairs sub = *u; /* shallow: shares the key table, owns nothing */
+    sub.rows = kx_malloc(ninv * sizeof *sub.rows);
+    sub.n = sub.cap = 0;
+    for (size_t i = 0; i < u->n; i++)
+        if (!u->rows[i].valid) sub.rows[sub.n++] = u->rows[i];
+    kx_kp_batch b;
+    kx_kp_batch_fill(&b, &sub);
+    kx_csv_put_rows(&p->inv, kx_kp_columns, KX_KP_NCOLS, b.n, b.cols);
+    kx_kp_batch_free(&b);
+    free(sub.rows);
+}
+
+static void free_prepared(kp_prepared *p)
+{
+    kx_kp_batch_free(&p->b);
+    kx_buf_free(&p->inv);
+}
+
 typedef struct kp_file {
     char *name;
     char uid[KX_UID_LEN + 1];
@@ -191,6 +248,7 @@ typedef struct kp_file {
     size_t row_begin, row_end;  /* rows of this file inside that run */
     size_t mal_begin, mal_end;  /* its malformed lines in kp_result.mal */
     char *read_error;           /* message, or NULL */
+    kp_counts counts;           /* of its rows */
 } kp_file;
 
 typedef struct kp_result {
@@ -198,6 +256,7 @@ typedef struct kp_result {
     size_t nfiles, files_cap;
     kx_user_keypairs *runs; /* consecutive files with the same user id (normally one run) */
     size_t nruns, runs_cap;
+    kp_prepared *prepared;  /* per run, made after the last file (the runs' rows are freed) */
     kp_malformed *mal;
     size_t nmal, mal_cap;
     kx_buf malbytes;
@@ -224,8 +283,12 @@ static void free_result(kp_result *r)
         free(r->files[i].read_error);
     }
     free(r->files);
-    for (size_t i = 0; i < r->nruns; i++) kx_user_keypairs_free(&r->runs[i]);
+    for (size_t i = 0; i < r->nruns; i++) {
+        kx_user_keypairs_free(&r->runs[i]);
+        if (r->prepared) free_prepared(&r->prepared[i]);
+    }
     free(r->runs);
+    free(r->prepared);
     free(r->mal);
     kx_buf_free(&r->malbytes);
     kx_buf_free(&r->scan);
@@ -241,20 +304,33 @@ static void on_malformed(void *arg, long lineno, kx_ks_reason reason, const char
     kx_buf_put(&r->malbytes, line, len);
 }
 
-/* Reads a whole file into buf; on failure returns a heap message (strerror text). */
-static char *read_whole(const char *path, kx_buf *buf)
+/* An open user folder: files are opened by name relative to it (no path walk per file). */
+typedef struct kp_dir {
+    int fd;           /* -1: could not be opened, names are then joined to path */
+    const char *path;
+} kp_dir;
+
+/* Reads a whole file of the folder into buf; on failure returns a heap message (strerror
+ * text). A short read that reaches the size fstat gave is the end: one read() per file
+ * instead of two. */
+static char *read_whole(const kp_dir *d, const char *name, kx_buf *buf)
 {
     kx_buf_reset(buf);
-    int fd = open(path, O_RDONLY);
+    char *path = d->fd < 0 ? kx_path_join(d->path, name) : NULL;
+    int fd = kx_openat_read(d->fd < 0 ? AT_FDCWD : d->fd, path ? path : name);
     int e = 0;
+    free(path);
     if (fd < 0) {
         e = errno;
     } else {
         struct stat st;
-        if (fstat(fd, &st) == 0 && st.st_size > 0) kx_buf_reserve(buf, (size_t)st.st_size + 1);
+        size_t size = SIZE_MAX; /* unknown */
+        if (fstat(fd, &st) == 0 && st.st_size >= 0) size = (size_t)st.st_size;
+        if (size != SIZE_MAX) kx_buf_reserve(buf, size + 1);
         for (;;) {
             kx_buf_reserve(buf, 65536);
-            ssize_t got = read(fd, buf->data + buf->len, buf->cap - buf->len - 1);
+            size_t want = buf->cap - buf->len - 1;
+            ssize_t got = read(fd, buf->data + buf->len, want);
             if (got < 0 && errno == EINTR) continue;
             if (got < 0) {
                 e = errno;
@@ -262,6 +338,7 @@ static char *read_whole(const char *path, kx_buf *buf)
             }
             if (got == 0) break;
             buf->len += (size_t)got;
+            if ((size_t)got < want && buf->len == size) break;
         }
         close(fd);
     }
@@ -289,12 +366,20 @@ static void scan_for_eda(kp_result *r, const char *name, const kx_buf *data)
     r->scan_entries += (size_t)kx_eda_sidecar_scan(&r->scan, name, data->data ? data->data : "", data->len);
 }
 
-/* A file eda's scan reads but keypairs does not (an id > 2^31-1): read for the sidecar only. */
-static void scan_only_for_eda(kp_result *r, const char *dir, const char *name, kx_buf *data)
+/* The same check on the events keypairs' parser has just kept (w->events, keys in u). */
+static void scan_parsed_for_eda(kp_result *r, const char *name, const kx_ks_work *w, const kx_user_keypairs *u)
 {
-    char *path = kx_path_join(dir, name);
-    char *error = read_whole(path, data);
-    free(path);
+    kx_eda_file_check c;
+    kx_eda_check_keyed(w->events, w->nevents, &u->keys, &c);
+    r->scan_files++;
+    r->scan_entries += (size_t)kx_eda_sidecar_put_check(&r->scan, name, &c);
+    kx_eda_file_check_free(&c);
+}
+
+/* A file eda's scan reads but keypairs does not (an id > 2^31-1): read for the sidecar only. */
+static void scan_only_for_eda(kp_result *r, const kp_dir *dir, const char *name, kx_buf *data)
+{
+    char *error = read_whole(dir, name, data);
     if (error) r->scan_incomplete = true;
     else scan_for_eda(r, name, data);
     free(error);
@@ -309,12 +394,16 @@ static void process_folder(void *arg, size_t index)
     if (job->reuse && job->reuse[index] >= 0) return; /* taken from the base when consumed */
     kx_dirlist l;
     kx_err err;
-    if (kx_list_dir(f->path, &l, &err) != 0) {
+    /* types from d_type (symlinks and unknown types are stat'ed): the same is_dir / is_file
+     * as a plain listing, without a stat per file */
+    if (kx_list_dir_ex(f->path, &l, KX_LIST_NO_SIZE, &err) != 0) {
         r->error = kx_strdup(err.msg);
         return;
     }
+    kp_dir dir = {open(f->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), f->path};
     kx_ks_work w;
     kx_ks_work_init(&w);
+    w.keep_events = true; /* for the eda sidecar check */
     kx_buf data = KX_BUF_INIT;
     for (size_t i = 0; i < l.n; i++) { /* bytewise name order (kx_list_dir sorts) */
         kx_ks_file_ids ids;
@@ -322,7 +411,7 @@ static void process_folder(void *arg, size_t index)
         /* the eda sidecar covers exactly the files eda's scan would read */
         bool eda_file = l.items[i].is_file && kx_eda_is_scan_file_name(l.items[i].name);
         if (l.items[i].is_dir || !keystroke_file_name(l.items[i].name, &ids, uid)) {
-            if (eda_file) scan_only_for_eda(r, f->path, l.items[i].name, &data);
+            if (eda_file) scan_only_for_eda(r, &dir, l.items[i].name, &data);
             continue;
         }
         r->files = kx_grow(r->files, &r->files_cap, r->nfiles + 1, sizeof *r->files);
@@ -331,21 +420,29 @@ static void process_folder(void *arg, size_t index)
         kf->name = kx_strdup(l.items[i].name);
         memcpy(kf->uid, uid, sizeof uid);
         kf->mal_begin = kf->mal_end = r->nmal;
-        char *path = kx_path_join(f->path, l.items[i].name);
-        kf->read_error = read_whole(path, &data);
-        free(path);
+        kf->read_error = read_whole(&dir, l.items[i].name, &data);
         if (kf->read_error) {
             r->scan_incomplete |= eda_file;
             continue;
         }
-        if (eda_file) scan_for_eda(r, l.items[i].name, &data);
         kx_user_keypairs *u = run_for(r, uid, device);
         kf->run = (size_t)(u - r->runs);
         kf->row_begin = u->n;
         kx_ks_file_to_keypairs(&w, data.data ? data.data : "", data.len, &ids, &job->th, u, on_malformed, r);
         kf->row_end = u->n;
         kf->mal_end = r->nmal;
+        count_range(u, kf->row_begin, kf->row_end, &kf->counts);
+        if (eda_file) scan_parsed_for_eda(r, l.items[i].name, &w, u);
     }
+    /* the main thread then only hands the columns to the table writer */
+    r->prepared = kx_calloc(r->nruns ? r->nruns : 1, sizeof *r->prepared);
+    for (size_t i = 0; i < r->nruns; i++) {
+        prepare_run(&r->runs[i], &r->prepared[i]);
+        free(r->runs[i].rows); /* the batch holds everything the writer needs */
+        r->runs[i].rows = NULL;
+        r->runs[i].n = r->runs[i].cap = 0;
+    }
+    if (dir.fd >= 0) close(dir.fd);
     kx_buf_free(&data);
     kx_ks_work_free(&w);
     kx_dirlist_free(&l);
@@ -461,58 +558,41 @@ static int write_malformed(kp_out *o, const kp_result *r, const kp_file *f, kx_e
     return kx_afile_write(&o->mal, o->buf.data, o->buf.len, err);
 }
 
-/* Rows with valid = false go to invalid_sequences.csv (same columns and formatting). */
-static int write_invalid(kp_out *o, const kx_user_keypairs *u, kx_err *err)
+/* Adds counters computed by count_range (in output order) to the totals and the folder's. */
+static void add_counts(kp_out *o, const kp_counts *c)
 {
-    size_t ninv = 0;
-    for (size_t i = 0; i < u->n; i++) ninv += !u->rows[i].valid;
-    if (ninv == 0) return 0;
+    o->total += c->rows;
+    o->valid += c->valid;
+    o->f_valid += c->valid;
+    o->invalid += c->invalid;
+    o->f_invalid += c->invalid;
+    o->outliers += c->outliers;
+    o->f_outliers += c->outliers;
+    for (int i = 0; i < c->ndist; i++) dist_add_n(o, c->order[i], c->dist[c->order[i]]);
+}
+
+/* Table rows and invalid_sequences.csv rows of one prepared user run. */
+static int write_prepared(kp_out *o, const kp_prepared *p, kx_err *err)
+{
+    if (p->b.n == 0) return 0;
+    if (kx_tw_write(o->tw, p->b.n, p->b.cols, err) != 0) return -1;
+    if (p->inv.len == 0) return 0;
     if (lazy_open(o, &o->inv, &o->inv_open, "invalid_sequences.csv", kx_kp_columns, KX_KP_NCOLS, err) != 0)
         return -1;
-    kx_user_keypairs sub = *u; /* shallow: shares the key table, owns nothing */
-    sub.rows = kx_malloc(ninv * sizeof *sub.rows);
-    sub.n = sub.cap = 0;
-    for (size_t i = 0; i < u->n; i++)
-        if (!u->rows[i].valid) sub.rows[sub.n++] = u->rows[i];
-    kx_kp_batch b;
-    kx_kp_batch_fill(&b, &sub);
-    kx_buf_reset(&o->buf);
-    kx_csv_put_rows(&o->buf, kx_kp_columns, KX_KP_NCOLS, b.n, b.cols);
-    kx_kp_batch_free(&b);
-    free(sub.rows);
-    o->inv_pos += (int64_t)o->buf.len;
-    o->inv_row_bytes += (int64_t)o->buf.len;
-    return kx_afile_write(&o->inv, o->buf.data, o->buf.len, err);
+    o->inv_pos += (int64_t)p->inv.len;
+    o->inv_row_bytes += (int64_t)p->inv.len;
+    return kx_afile_write(&o->inv, p->inv.data, p->inv.len, err);
 }
 
-/* Counters of 02 §6 for rows [begin, end) of u, in output order. */
-static void count_rows(kp_out *o, const kx_user_keypairs *u, size_t begin, size_t end)
-{
-    for (size_t k = begin; k < end; k++) {
-        const kx_keypair *row = &u->rows[k];
-        o->total++;
-        if (row->valid) {
-            o->valid++;
-            o->f_valid++;
-        } else {
-            o->invalid++;
-            o->f_invalid++;
-            dist_add(o, row->error);
-        }
-        o->outliers += row->outlier != 0;
-        o->f_outliers += row->outlier != 0;
-    }
-}
-
-/* Table rows and invalid_sequences.csv rows of one user run. */
+/* The same for rows taken from the base version (prepared here, on the main thread). */
 static int write_rows(kp_out *o, const kx_user_keypairs *u, kx_err *err)
 {
     if (u->n == 0) return 0;
-    kx_kp_batch b;
-    kx_kp_batch_fill(&b, u);
-    int rc = kx_tw_write(o->tw, b.n, b.cols, err);
-    kx_kp_batch_free(&b);
-    return rc != 0 ? -1 : write_invalid(o, u, err);
+    kp_prepared p;
+    prepare_run(u, &p);
+    int rc = write_prepared(o, &p, err);
+    free_prepared(&p);
+    return rc;
 }
 
 /* Completes a folder's sidecar row (byte ranges since m, counters) and stores it. */
@@ -588,12 +668,12 @@ static int consume_result(kp_out *o, const kp_folder *fo, const kp_result *r, kx
             kx_logf(o->ctx->log, KX_LOG_WARNING, COMPONENT, "Read error in %s: %s", f->name, f->read_error);
             continue;
         }
-        count_rows(o, &r->runs[f->run], f->row_begin, f->row_end);
+        add_counts(o, &f->counts);
         folder_rows += f->row_end - f->row_begin;
         if (write_malformed(o, r, f, err) != 0) return -1;
     }
     for (size_t i = 0; i < r->nruns; i++)
-        if (write_rows(o, &r->runs[i], err) != 0) return -1;
+        if (write_prepared(o, &r->prepared[i], err) != 0) return -1;
     o->users += folder_rows > 0;
     record_processed(o, fo, r, folder_rows, m);
     add_scan_record(o, fo, r);
@@ -984,7 +1064,9 @@ static int consume_reused(kp_out *o, long j, kx_err *err)
     if (in.copy) {
         rc = put_copied(o, &s, &in, err);
     } else {
-        count_rows(o, &in.rows, 0, in.rows.n);
+        kp_counts c;
+        count_range(&in.rows, 0, in.rows.n, &c);
+        add_counts(o, &c);
         rc = write_rows(o, &in.rows, err);
     }
     if (rc == 0 && in.mal.len) {

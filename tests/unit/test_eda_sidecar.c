@@ -195,3 +195,81 @@ TEST(eda_sidecar_rejected_when_stale_or_malformed)
     }
     kx_buf_free(&sc);
 }
+
+/* The sidecar entry keypairs writes from its parser's kept events (kx_eda_check_keyed +
+ * kx_eda_sidecar_put_check) must equal the one from parsing the bytes again
+ * (kx_eda_sidecar_scan): fixed cases for each rule, then 400 random files. */
+static int keyed_entry(kx_buf *out, const char *name, const char *data, size_t len)
+{
+    static const kx_kp_thresholds th = {30, 2000, 1000};
+    static const kx_ks_file_ids ids = {1, 1, 1};
+    kx_user_keypairs u;
+    kx_user_keypairs_init(&u);
+    kx_keytab_intern(&u.keys, "x", 1); /* ids need not start at 0 for the file's keys */
+    kx_ks_work w;
+    kx_ks_work_init(&w);
+    w.keep_events = true;
+    kx_ks_file_to_keypairs(&w, data, len, &ids, &th, &u, NULL, NULL);
+    kx_eda_file_check c;
+    kx_eda_check_keyed(w.events, w.nevents, &u.keys, &c);
+    int wrote = kx_eda_sidecar_put_check(out, name, &c);
+    kx_eda_file_check_free(&c);
+    kx_ks_work_free(&w);
+    kx_user_keypairs_free(&u);
+    return wrote;
+}
+
+static int same_entry(const char *data)
+{
+    kx_buf a = KX_BUF_INIT, b = KX_BUF_INIT;
+    int wa = kx_eda_sidecar_scan(&a, "f.csv", data, strlen(data));
+    int wb = keyed_entry(&b, "f.csv", data, strlen(data));
+    int same = wa == wb && a.len == b.len && (!a.len || !memcmp(a.data, b.data, a.len));
+    if (!same) fprintf(stderr, "scan:\n%.*s\nkeyed:\n%.*s\n", (int)a.len, a.data, (int)b.len, b.data);
+    kx_buf_free(&a);
+    kx_buf_free(&b);
+    return same;
+}
+
+TEST(eda_check_keyed_equals_scan)
+{
+    static const char *const cases[] = {
+        "", "Press or Release,Key,Time\n",
+        "P,a,1\nR,a,2\n",                           /* clean: no entry */
+        "P,a,1\nP,a,2\nR,a,3\n",                    /* double press */
+        "R,a,1\n",                                  /* orphan release */
+        "P,a,5\nR,a,3\n",                           /* sorted by time first: orphan, then down */
+        "P,A,5\nR,a,9\nP,b,1\n",                    /* normalisation joins A and a; b unreleased */
+        "P,,1\nP,,2\nR,,3\nP,,4\n",                 /* the missing key */
+        "P,Key.shift,1\nR,Key.shift,0\nP,Key.shift,2\nP,Key.ctrl,3\nP,Key.cmd,4\nP,Key.alt,5\nP,Key.caps_lock,6\n",
+        "P,Key.shif,1\nP,Key.space,2\n",            /* near misses are not ignored */
+        "P,b,3\nP,a,3\nR,b,3\nR,a,2\nP,c,1\nbad\nP,a,1e0\nR,-,4\nP,%,5\n", /* ties keep line order */
+        "P,z,2\r\nP,y,1\r\nR,z,3",                  /* CRLF, no final LF */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (!same_entry(cases[i])) {
+            kx_test_fail(__FILE__, __LINE__, "case %zu differs", i);
+            return;
+        }
+    static const char *const keys[] = {"a", "A", "b", "B", "", "Key.shift", "Key.ctrl", "\xc3\x89", "\xc3\xa9",
+                                       "Key.backspace", "a,b", "0123456789abcdefg"};
+    uint64_t seed = 12345;
+    for (int f = 0; f < 400; f++) {
+        kx_buf t = KX_BUF_INIT;
+        int lines = (int)(seed % 60);
+        for (int l = 0; l < lines; l++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            const char *k = keys[(seed >> 33) % 12];
+            int time = (int)((seed >> 20) % 40) + l / 2; /* mostly rising, with ties and drops */
+            kx_buf_printf(&t, "%c,%s,%d\n", (seed >> 45) % 2 ? 'P' : 'R', k, time);
+        }
+        kx_buf_putc(&t, '\0');
+        int ok = same_entry(t.data);
+        kx_buf_free(&t);
+        if (!ok) {
+            kx_test_fail(__FILE__, __LINE__, "random file %d differs", f);
+            return;
+        }
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    }
+}

@@ -436,3 +436,137 @@ TEST(keystroke_unsorted_input_is_sorted)
     parsed_free(&p);
     CHECK(ok);
 }
+
+/* ---- the fast paths (docs/performance.md "Round 5"): same results as the general code ---- */
+
+TEST(keystroke_time_fast_path_edges)
+{
+    double v = -1;
+    CHECK(time_ok("0", &v) && v == 0 && !signbit(v));
+    CHECK(time_ok("7", &v) && v == 7);
+    CHECK(time_ok("00012", &v) && v == 12);
+    CHECK(time_ok("999999999999999", &v) && v == 999999999999999.0);     /* 15 digits: fast */
+    CHECK(time_ok("1234567890123456", &v) && v == 1234567890123456.0);   /* 16: general path */
+    CHECK(time_ok("9007199254740993", &v) && v == 9007199254740992.0);   /* 2^53 + 1 rounds (strtod) */
+    CHECK(time_ok("12 ", &v) && v == 12);
+    CHECK(time_ok("1a", &v) == 0);
+    CHECK(time_ok("12:", &v) == 0);
+    CHECK(time_ok("/", &v) == 0); /* '0' - 1 */
+    CHECK(time_ok("12345678", &v) && v == 12345678);      /* exactly the 8-digit block */
+    CHECK(time_ok("99999999", &v) && v == 99999999);
+    CHECK(time_ok("00000000", &v) && v == 0);
+    CHECK(time_ok("1738288506822", &v) && v == 1738288506822.0);
+    static const char *const bad8[] = {"1234567:9012", "123:5678", ":2345678", "1234567a90123", "12345678 9",
+                                       "1234\xff" "678", "1234/678", "1234567\x80"};
+    for (size_t i = 0; i < sizeof bad8 / sizeof bad8[0]; i++)
+        if (time_ok(bad8[i], &v)) {
+            kx_test_fail(__FILE__, __LINE__, "time '%s' accepted", bad8[i]);
+            return;
+        }
+}
+
+/* Key ids through the per-call cache: every event's id must name exactly the normalised bytes
+ * of its raw key, across many distinct keys (cache collisions), lengths 1..20 (the 16-byte
+ * cache limit), upper/lower case pairs, keys near the end of the buffer, and a second user
+ * whose key table numbers the same keys differently. */
+TEST(keystroke_key_cache_ids_match_bytes)
+{
+    kx_buf text = KX_BUF_INIT;
+    char raw[901][24];
+    size_t nraw = 0;
+    kx_buf_puts(&text, "Press or Release,Key,Time\n");
+    for (int i = 0; i < 600; i++) {
+        int len = 1 + i % 20;
+        for (int c = 0; c < len; c++) raw[nraw][c] = (char)("aBcDeFgHiJ"[(i / 20 + c) % 10] + (c % 3));
+        raw[nraw][len] = 0;
+        if (i % 7 == 0) memcpy(raw[nraw], "Q", 2); /* 'Q' and 'q' must share an id */
+        if (i % 11 == 0) memcpy(raw[nraw], "q", 2);
+        if (i % 13 == 0) /* the same first 8 bytes and length: only the second word differs */
+            memcpy(raw[nraw], i % 26 ? "Key.backspace" : "Key.backslash", 14);
+        kx_buf_printf(&text, "%c,%s,%d\n", i % 2 ? 'R' : 'P', raw[nraw], 1000 + i);
+        nraw++;
+    }
+    for (int i = 0; i < 300; i++) { /* 300 keys > 256 cache slots, all with the same first word */
+        snprintf(raw[nraw], sizeof raw[nraw], "Key.back%03d", i);
+        kx_buf_printf(&text, "P,%s,%d\n", raw[nraw++], 2000 + i);
+    }
+    kx_buf_puts(&text, "P,Z,5"); /* last line, no LF: the key is < 16 bytes from the end */
+    memcpy(raw[nraw++], "Z", 2);
+    for (int round = 0; round < 2; round++) {
+        kx_user_keypairs u;
+        kx_user_keypairs_init(&u);
+        if (round == 1) { /* a different numbering of the same keys */
+            kx_keytab_intern(&u.keys, "zz", 2);
+            kx_keytab_intern(&u.keys, "z", 1);
+        }
+        kx_ks_work w;
+        kx_ks_work_init(&w);
+        w.keep_events = true;
+        for (int pass = 0; pass < 2; pass++) { /* the second call starts a new cache generation */
+            kx_ks_file_to_keypairs(&w, text.data, text.len, &IDS, &TH, &u, NULL, NULL);
+            CHECK_EQ_INT(w.nevents, nraw);
+            for (size_t i = 0; i < nraw; i++) {
+                char buf[4];
+                size_t n;
+                const char *k = kx_ks_normalize_key(raw[i], strlen(raw[i]), buf, &n);
+                const kx_key *got = kx_keytab_get(&u.keys, w.events[i].key);
+                if (!got || got->len != n || memcmp(got->bytes, k, n)) {
+                    kx_test_fail(__FILE__, __LINE__, "event %zu: key '%s' got id %d", i, raw[i], w.events[i].key);
+                    return;
+                }
+            }
+        }
+        kx_ks_work_free(&w);
+        kx_user_keypairs_free(&u);
+    }
+    kx_buf_free(&text);
+}
+
+TEST(keystroke_kept_events_in_line_order)
+{
+    static const char f[] = "Press or Release,Key,Time\nP,A,30\nbad line\nR,,10\nX,a,5\nR,a,20\nP,b,1e1\n";
+    kx_user_keypairs u;
+    kx_user_keypairs_init(&u);
+    kx_ks_work w;
+    kx_ks_work_init(&w);
+    w.keep_events = true;
+    kx_ks_file_to_keypairs(&w, f, strlen(f), &IDS, &TH, &u, NULL, NULL);
+    CHECK_EQ_INT(w.nevents, 4); /* malformed lines are not events */
+    CHECK(w.events[0].press && w.events[0].time == 30 && !strcmp(u.keys.keys[w.events[0].key].bytes, "a"));
+    CHECK(!w.events[1].press && w.events[1].time == 10 && w.events[1].key == KX_KEY_MISSING);
+    CHECK(!w.events[2].press && w.events[2].time == 20 && w.events[2].key == w.events[0].key);
+    CHECK(w.events[3].press && w.events[3].time == 10 && !strcmp(u.keys.keys[w.events[3].key].bytes, "b"));
+    kx_ks_file_to_keypairs(&w, "P,c,1\n", 6, &IDS, &TH, &u, NULL, NULL);
+    CHECK_EQ_INT(w.nevents, 1); /* per file */
+    kx_ks_work_free(&w);
+    kx_user_keypairs_free(&u);
+}
+
+/* The fast path against the general one: a leading space always takes the general path (it is
+ * trimmed, then the grammar runs), so s and " " + s must be accepted alike, with equal values;
+ * all-digit texts must also equal strtod. 200,000 random texts of 1..15 characters. */
+TEST(keystroke_time_fast_path_equals_general)
+{
+    static const char alphabet[] = "0123456789012345678901234567890123456789.e+- \t:/a";
+    uint64_t seed = 99;
+    char s[20], sp[21];
+    for (int t = 0; t < 200000; t++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        size_t n = 1 + (size_t)((seed >> 59) % 15);
+        bool digits = (seed >> 20) % 2; /* half the texts: digits only */
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            s[i] = digits ? (char)('0' + (seed >> 40) % 10) : alphabet[(seed >> 40) % (sizeof alphabet - 1)];
+        }
+        s[n] = 0;
+        sp[0] = ' ';
+        memcpy(sp + 1, s, n + 1);
+        double a = -1, b = -2;
+        bool ok_a = kx_ks_parse_time(s, n, &a), ok_b = kx_ks_parse_time(sp, n + 1, &b);
+        bool ok_digits = strspn(s, "0123456789") == n;
+        if (ok_a != ok_b || (ok_a && memcmp(&a, &b, sizeof a)) || (ok_digits && (!ok_a || a != strtod(s, NULL)))) {
+            kx_test_fail(__FILE__, __LINE__, "'%s': %d %.17g vs %d %.17g", s, ok_a, a, ok_b, b);
+            return;
+        }
+    }
+}
