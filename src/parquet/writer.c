@@ -582,6 +582,85 @@ static size_t value_size(int type)
     }
 }
 
+/* ---- bulk PLAIN rows ------------------------------------------------------------------------
+ * Most fixed-width columns of big tables (times, durations) end up PLAIN. While the current
+ * page cannot fill up, their rows are appended in bulk: same bytes, statistics, levels and
+ * page boundaries as the row-by-row path, without its per-row checks. */
+
+/* How many of the next `avail` rows cannot make the page full, even if all are present:
+ * each row adds at most vs value bytes and one level bit (bounded by a byte), and
+ * page_estimate must stay below page_bytes after every row, page_rows below the cap. */
+static size_t plain_rows_that_fit(const kx_pqw *w, const colw *c, size_t vs, size_t avail)
+{
+    size_t est = page_estimate(c);
+    if (est + 1 >= w->page_bytes || c->page_rows + 1 >= MAX_PAGE_VALUES) return 0;
+    size_t r = (w->page_bytes - est - 1) / (vs + 1);
+    size_t cap = MAX_PAGE_VALUES - 1 - c->page_rows;
+    if (r > cap) r = cap;
+    return r < avail ? r : avail;
+}
+
+static void stat_fixed(colw *c, const char *p)
+{
+    switch (c->spec.type) {
+    case KX_PQ_INT32: {
+        int32_t x;
+        memcpy(&x, p, 4);
+        stat_int(c, x);
+        break;
+    }
+    case KX_PQ_INT64: {
+        int64_t x;
+        memcpy(&x, p, 8);
+        stat_int(c, x);
+        break;
+    }
+    default: {
+        double x;
+        memcpy(&x, p, 8);
+        stat_double(c, x);
+        break;
+    }
+    }
+}
+
+/* Rows [from, from + r) of a PLAIN INT32/INT64/DOUBLE column (see plain_rows_that_fit). */
+static void put_plain_fixed_rows(colw *c, const char *vals, const uint8_t *valid, size_t from, size_t r,
+                                 size_t vs)
+{
+    bool optional = c->spec.optional, all = !optional || !valid;
+    if (optional && c->ndefs + r > c->capdefs) c->defs = kx_grow(c->defs, &c->capdefs, c->ndefs + r, 1);
+    if (all) {
+        kx_buf_put(&c->vals, vals + from * vs, r * vs);
+        for (size_t i = from; i < from + r; i++) stat_fixed(c, vals + i * vs);
+        if (optional) memset(c->defs + c->ndefs, 1, r);
+        c->page_nonnull += r;
+    } else {
+        kx_buf_reserve(&c->vals, r * vs);
+        for (size_t i = from; i < from + r; i++) {
+            bool present = valid[i] != 0;
+            c->defs[c->ndefs + (i - from)] = present;
+            if (!present) {
+                c->nulls++;
+                continue;
+            }
+            memcpy(c->vals.data + c->vals.len, vals + i * vs, vs);
+            c->vals.len += vs;
+            stat_fixed(c, vals + i * vs);
+            c->page_nonnull++;
+        }
+        c->vals.data[c->vals.len] = '\0'; /* kx_buf keeps its terminator */
+    }
+    if (optional) c->ndefs += r;
+    c->page_rows += r;
+}
+
+static bool is_fixed_plain(const colw *c)
+{
+    return !c->dict_mode &&
+           (c->spec.type == KX_PQ_INT32 || c->spec.type == KX_PQ_INT64 || c->spec.type == KX_PQ_DOUBLE);
+}
+
 static int write_column(const kx_pqw *w, colw *c, scratch *sc, size_t from, size_t n,
                         const kx_pq_values *v, kx_err *err)
 {
@@ -589,6 +668,14 @@ static int write_column(const kx_pqw *w, colw *c, scratch *sc, size_t from, size
     const char *vals = v->values;
     if (c->spec.type == KX_PQ_BYTE_ARRAY) c->last_ok = false; /* new value memory */
     for (size_t i = from; i < from + n; i++) {
+        if (is_fixed_plain(c)) {
+            size_t r = plain_rows_that_fit(w, c, vs, from + n - i);
+            if (r >= 8) {
+                put_plain_fixed_rows(c, vals, v->valid, i, r, vs);
+                i += r - 1;
+                continue;
+            }
+        }
         bool present = !c->spec.optional || !v->valid || v->valid[i];
         /* value first: a dictionary fallback may flush the page before this row */
         if (present) {
