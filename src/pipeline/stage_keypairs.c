@@ -887,7 +887,8 @@ static bool open_base(kp_out *o, kx_user_sums *cur, kx_user_sums *base)
     bool ok = kx_user_sums_load(ctx->version_dir, cur, &e) == 0 &&
               kx_user_sums_load(ctx->base_version_dir, base, &e) == 0 &&
               kx_kp_ustats_load(ctx->base_version_dir, &o->base_ustats, &e) == 0 &&
-              (o->base_tab = kx_kptable_open(ctx->base_version_dir, &e)) != NULL;
+              (o->base_tab = kx_kptable_open_workers(ctx->base_version_dir, KX_KP_COLS_ALL, ctx->cfg->parallel_workers,
+                                                     &e)) != NULL; /* decoded on every worker */
     /* The table is read group by group in sidecar order: a folder holding files of other
      * user ids would break the one-group-per-folder correspondence. */
     for (size_t i = 0; ok && i < o->base_ustats.n; i++)
