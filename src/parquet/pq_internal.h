@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "parquet/parquet.h"
 #include "util/buf.h"
 #include "util/err.h"
 
@@ -95,5 +96,17 @@ int kx_pq_compress(int codec, int level, void *zstd_cctx, const void *src, size_
                    kx_err *err);
 int kx_pq_decompress(int codec, const void *src, size_t n, void *dst, size_t dst_len,
                      kx_err *err);
+
+/* ---- metadata pieces both writers emit (writer.c, writer_copy.c) --------------------------- */
+/* Appends v as 4 little-endian bytes (level and BYTE_ARRAY length prefixes). */
+void kx_pq_put_u32le(kx_buf *b, uint32_t v);
+/* Appends a PageHeader + STOP to hdr: page_type 0 = v1 data page (DataPageHeader with RLE
+ * definition/repetition levels), 2 = dictionary page (DictionaryPageHeader). */
+void kx_pq_put_page_header(kx_buf *hdr, int page_type, size_t body_len, size_t comp_len, size_t num_values,
+                           int encoding);
+/* FileMetaData fields 5–7 and the closing STOP: key/value metadata (when nkv > 0),
+ * created_by, and with `orders` a TypeDefinedOrder ColumnOrder for each of ncols columns. */
+void kx_pq_put_footer_tail(kx_thr_enc *e, const kx_pq_kv *kv, size_t nkv, const char *created_by, bool orders,
+                           size_t ncols);
 
 #endif

@@ -357,13 +357,56 @@ void kx_pqw_abort(kx_pqw *w)
 }
 
 /* ---- pages -------------------------------------------------------------------------------- */
-static void put_u32le(kx_buf *b, uint32_t v)
+void kx_pq_put_u32le(kx_buf *b, uint32_t v)
 {
     uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
     kx_buf_put(b, x, 4);
 }
 
-/* Appends page header + compressed body (sc->body) to out. page_type 0 data, 2 dictionary. */
+void kx_pq_put_page_header(kx_buf *hdr, int page_type, size_t body_len, size_t comp_len, size_t num_values,
+                           int encoding)
+{
+    kx_thr_enc e;
+    kx_thr_enc_init(&e, hdr);
+    kx_thr_i32(&e, 1, page_type);
+    kx_thr_i32(&e, 2, (int32_t)body_len);
+    kx_thr_i32(&e, 3, (int32_t)comp_len);
+    kx_thr_struct_begin(&e, page_type == 0 ? 5 : 7);
+    kx_thr_i32(&e, 1, (int32_t)num_values);
+    kx_thr_i32(&e, 2, encoding);
+    if (page_type == 0) {
+        kx_thr_i32(&e, 3, KX_PQ_ENC_RLE); /* definition levels */
+        kx_thr_i32(&e, 4, KX_PQ_ENC_RLE); /* repetition levels (none: flat schema) */
+    }
+    kx_thr_struct_end(&e);
+    kx_buf_putc(hdr, KX_THR_STOP);
+}
+
+void kx_pq_put_footer_tail(kx_thr_enc *e, const kx_pq_kv *kv, size_t nkv, const char *created_by, bool orders,
+                           size_t ncols)
+{
+    if (nkv) {
+        kx_thr_list_begin(e, 5, KX_THR_STRUCT, nkv);
+        for (size_t i = 0; i < nkv; i++) {
+            kx_thr_struct_begin(e, 0);
+            kx_thr_string(e, 1, kv[i].key);
+            if (kv[i].value) kx_thr_string(e, 2, kv[i].value);
+            kx_thr_struct_end(e);
+        }
+    }
+    kx_thr_string(e, 6, created_by);
+    if (orders) {
+        kx_thr_list_begin(e, 7, KX_THR_STRUCT, ncols);
+        for (size_t j = 0; j < ncols; j++) {
+            kx_thr_struct_begin(e, 0); /* ColumnOrder union */
+            kx_thr_struct_begin(e, 1); /* TYPE_ORDER: TypeDefinedOrder {} */
+            kx_thr_struct_end(e);
+            kx_thr_struct_end(e);
+        }
+    }
+    kx_buf_putc(e->out, KX_THR_STOP);
+}
+
 static int emit_page(const kx_pqw *w, scratch *sc, kx_buf *out, int page_type, size_t num_values,
                      int encoding, int64_t *unc_total, kx_err *err)
 {
@@ -375,25 +418,7 @@ static int emit_page(const kx_pqw *w, scratch *sc, kx_buf *out, int page_type, s
         return -1;
     if (sc->comp.len > INT32_MAX) return kx_fail(err, "cannot write %s: page too large", w->path);
     kx_buf_reset(&sc->hdr);
-    kx_thr_enc e;
-    kx_thr_enc_init(&e, &sc->hdr);
-    kx_thr_i32(&e, 1, page_type);
-    kx_thr_i32(&e, 2, (int32_t)sc->body.len);
-    kx_thr_i32(&e, 3, (int32_t)sc->comp.len);
-    if (page_type == 0) {
-        kx_thr_struct_begin(&e, 5);
-        kx_thr_i32(&e, 1, (int32_t)num_values);
-        kx_thr_i32(&e, 2, encoding);
-        kx_thr_i32(&e, 3, KX_PQ_ENC_RLE);
-        kx_thr_i32(&e, 4, KX_PQ_ENC_RLE);
-        kx_thr_struct_end(&e);
-    } else {
-        kx_thr_struct_begin(&e, 7);
-        kx_thr_i32(&e, 1, (int32_t)num_values);
-        kx_thr_i32(&e, 2, KX_PQ_ENC_PLAIN);
-        kx_thr_struct_end(&e);
-    }
-    kx_buf_putc(&sc->hdr, KX_THR_STOP);
+    kx_pq_put_page_header(&sc->hdr, page_type, sc->body.len, sc->comp.len, num_values, encoding);
     kx_buf_put(out, sc->hdr.data, sc->hdr.len);
     kx_buf_put(out, sc->comp.data, sc->comp.len);
     *unc_total += (int64_t)(sc->hdr.len + sc->body.len);
@@ -405,7 +430,7 @@ static int flush_page(const kx_pqw *w, colw *c, scratch *sc, kx_err *err)
     if (c->page_rows == 0) return 0;
     kx_buf_reset(&sc->body);
     if (c->spec.optional) {
-        put_u32le(&sc->body, 0);
+        kx_pq_put_u32le(&sc->body, 0);
         size_t at = sc->body.len;
         kx_rle_encode_u8(&sc->body, c->defs, c->ndefs, 1);
         uint32_t n = (uint32_t)(sc->body.len - at);
@@ -496,7 +521,7 @@ static void put_plain(colw *c, const void *v)
     case KX_PQ_DOUBLE: kx_buf_put(&c->vals, v, 8); stat_double(c, *(const double *)v); break;
     default: {
         const kx_pq_bytes *s = v;
-        put_u32le(&c->vals, s->len);
+        kx_pq_put_u32le(&c->vals, s->len);
         kx_buf_put(&c->vals, s->ptr, s->len);
         stat_bytes(c, s->ptr, s->len);
         break;
@@ -964,24 +989,7 @@ static void put_footer(kx_buf *out, const kx_pqw *w)
         kx_thr_put_varint(out, kx_thr_zigzag((int16_t)g));
         kx_thr_struct_end(&e);
     }
-    if (w->nkv) {
-        kx_thr_list_begin(&e, 5, KX_THR_STRUCT, w->nkv);
-        for (size_t i = 0; i < w->nkv; i++) {
-            kx_thr_struct_begin(&e, 0);
-            kx_thr_string(&e, 1, w->kv[i].key);
-            if (w->kv[i].value) kx_thr_string(&e, 2, w->kv[i].value);
-            kx_thr_struct_end(&e);
-        }
-    }
-    kx_thr_string(&e, 6, w->created_by);
-    kx_thr_list_begin(&e, 7, KX_THR_STRUCT, w->ncols);
-    for (size_t j = 0; j < w->ncols; j++) {
-        kx_thr_struct_begin(&e, 0); /* ColumnOrder union */
-        kx_thr_struct_begin(&e, 1); /* TYPE_ORDER: TypeDefinedOrder {} */
-        kx_thr_struct_end(&e);
-        kx_thr_struct_end(&e);
-    }
-    kx_buf_putc(out, KX_THR_STOP);
+    kx_pq_put_footer_tail(&e, w->kv, w->nkv, w->created_by, true, w->ncols);
 }
 
 /* The last, partial row group (sealed here, sequentially). */

@@ -224,12 +224,6 @@ static int copy_range(kx_pqc *w, uint64_t off, uint64_t n, kx_err *err)
 
 /* ---- new columns --------------------------------------------------------------------------- */
 
-static void put_u32le(kx_buf *b, uint32_t v)
-{
-    uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    kx_buf_put(b, x, 4);
-}
-
 /* Appends header + compressed w->body to out (page_type 0 data, 2 dictionary). */
 static int emit_page(kx_pqc *w, kx_buf *out, int page_type, size_t num_values, int encoding,
                      int64_t *unc_total, kx_err *err)
@@ -240,20 +234,7 @@ static int emit_page(kx_pqc *w, kx_buf *out, int page_type, size_t num_values, i
     if (w->comp.len > INT32_MAX || w->body.len > INT32_MAX)
         return kx_fail(err, "cannot write %s: page too large", w->path);
     kx_buf_reset(&w->hdr);
-    kx_thr_enc e;
-    kx_thr_enc_init(&e, &w->hdr);
-    kx_thr_i32(&e, 1, page_type);
-    kx_thr_i32(&e, 2, (int32_t)w->body.len);
-    kx_thr_i32(&e, 3, (int32_t)w->comp.len);
-    kx_thr_struct_begin(&e, page_type == 0 ? 5 : 7);
-    kx_thr_i32(&e, 1, (int32_t)num_values);
-    kx_thr_i32(&e, 2, encoding);
-    if (page_type == 0) {
-        kx_thr_i32(&e, 3, KX_PQ_ENC_RLE); /* definition levels */
-        kx_thr_i32(&e, 4, KX_PQ_ENC_RLE); /* repetition levels (none: flat) */
-    }
-    kx_thr_struct_end(&e);
-    kx_buf_putc(&w->hdr, KX_THR_STOP);
+    kx_pq_put_page_header(&w->hdr, page_type, w->body.len, w->comp.len, num_values, encoding);
     kx_buf_put(out, w->hdr.data, w->hdr.len);
     kx_buf_put(out, w->comp.data, w->comp.len);
     *unc_total += (int64_t)(w->hdr.len + w->body.len);
@@ -335,7 +316,7 @@ static int write_extra_chunk(kx_pqc *w, size_t j, size_t n, extra_rec *r, kx_err
     for (size_t at = 0; at < n; at += PAGE_ROWS) {
         size_t m = n - at < PAGE_ROWS ? n - at : PAGE_ROWS;
         kx_buf_reset(&w->body);
-        put_u32le(&w->body, 0);
+        kx_pq_put_u32le(&w->body, 0);
         kx_rle_encode_u8(&w->body, defs + at, m, 1);
         uint32_t dl = (uint32_t)(w->body.len - 4);
         memcpy(w->body.data, (uint8_t[4]){(uint8_t)dl, (uint8_t)(dl >> 8), (uint8_t)(dl >> 16), (uint8_t)(dl >> 24)}, 4);
@@ -558,27 +539,8 @@ static int put_footer(kx_buf *out, const kx_pqc *w, kx_err *err)
     kx_thr_list_begin(&e, 4, KX_THR_STRUCT, w->ngroups);
     for (size_t g = 0; g < w->ngroups; g++)
         if (put_group(&e, w, &w->groups[g], g, err) != 0) return -1;
-    if (w->nkv) {
-        kx_thr_list_begin(&e, 5, KX_THR_STRUCT, w->nkv);
-        for (size_t i = 0; i < w->nkv; i++) {
-            kx_thr_struct_begin(&e, 0);
-            kx_thr_string(&e, 1, w->kv[i].key);
-            if (w->kv[i].value) kx_thr_string(&e, 2, w->kv[i].value);
-            kx_thr_struct_end(&e);
-        }
-    }
-    kx_thr_string(&e, 6, w->created_by);
-    if (m->has_column_orders) { /* the source's statistics follow TypeDefinedOrder, ours too */
-        size_t n = m->ncolumns + w->nextra;
-        kx_thr_list_begin(&e, 7, KX_THR_STRUCT, n);
-        for (size_t j = 0; j < n; j++) {
-            kx_thr_struct_begin(&e, 0); /* ColumnOrder union */
-            kx_thr_struct_begin(&e, 1); /* TYPE_ORDER: TypeDefinedOrder {} */
-            kx_thr_struct_end(&e);
-            kx_thr_struct_end(&e);
-        }
-    }
-    kx_buf_putc(out, KX_THR_STOP);
+    /* the source's statistics follow TypeDefinedOrder when it says so; ours too */
+    kx_pq_put_footer_tail(&e, w->kv, w->nkv, w->created_by, m->has_column_orders, m->ncolumns + w->nextra);
     return 0;
 }
 
