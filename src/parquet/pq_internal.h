@@ -104,6 +104,25 @@ void kx_pq_put_u32le(kx_buf *b, uint32_t v);
  * definition/repetition levels), 2 = dictionary page (DictionaryPageHeader). */
 void kx_pq_put_page_header(kx_buf *hdr, int page_type, size_t body_len, size_t comp_len, size_t num_values,
                            int encoding);
+/* A SchemaElement list element for a flat column (type, repetition, name; UTF8/STRING
+ * annotation for BYTE_ARRAY columns marked utf8). */
+void kx_pq_put_schema_element(kx_thr_enc *e, const kx_pq_colspec *s);
+
+/* What the footer says about one column chunk a writer encoded. */
+typedef struct kx_pq_chunk_meta {
+    const char *name;
+    int type, codec;
+    unsigned encodings; /* bit per Encoding value, listed in ascending order */
+    int64_t file_offset, data_page_offset, dict_page_offset; /* dict: -1 if none */
+    int64_t num_values, total_uncompressed, total_compressed, nulls;
+    bool has_minmax;
+    const void *min, *max; /* PLAIN-encoded statistics values */
+    uint32_t minlen, maxlen;
+} kx_pq_chunk_meta;
+
+/* A ColumnChunk list element (file_offset, ColumnMetaData with Statistics). */
+void kx_pq_put_column_chunk(kx_thr_enc *e, const kx_pq_chunk_meta *m);
+
 /* FileMetaData fields 5–7 and the closing STOP: key/value metadata (when nkv > 0),
  * created_by, and with `orders` a TypeDefinedOrder ColumnOrder for each of ncols columns. */
 void kx_pq_put_footer_tail(kx_thr_enc *e, const kx_pq_kv *kv, size_t nkv, const char *created_by, bool orders,

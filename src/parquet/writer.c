@@ -908,6 +908,22 @@ int kx_pqw_write(kx_pqw *w, size_t nrows, const kx_pq_values *cols, kx_err *err)
 }
 
 /* ---- footer ------------------------------------------------------------------------------- */
+void kx_pq_put_schema_element(kx_thr_enc *e, const kx_pq_colspec *s)
+{
+    kx_thr_struct_begin(e, 0);
+    kx_thr_i32(e, 1, s->type);
+    kx_thr_i32(e, 3, s->optional ? 1 : 0);
+    kx_thr_string(e, 4, s->name);
+    if (s->type == KX_PQ_BYTE_ARRAY && s->utf8) {
+        kx_thr_i32(e, 6, 0);        /* ConvertedType UTF8 */
+        kx_thr_struct_begin(e, 10); /* LogicalType */
+        kx_thr_struct_begin(e, 1);  /* STRING: StringType {} */
+        kx_thr_struct_end(e);
+        kx_thr_struct_end(e);
+    }
+    kx_thr_struct_end(e);
+}
+
 static void put_schema(kx_thr_enc *e, const kx_pqw *w)
 {
     kx_thr_list_begin(e, 2, KX_THR_STRUCT, w->ncols + 1);
@@ -915,52 +931,46 @@ static void put_schema(kx_thr_enc *e, const kx_pqw *w)
     kx_thr_string(e, 4, "schema");
     kx_thr_i32(e, 5, (int32_t)w->ncols);
     kx_thr_struct_end(e);
-    for (size_t j = 0; j < w->ncols; j++) {
-        const kx_pq_colspec *s = &w->cols[j].spec;
-        kx_thr_struct_begin(e, 0);
-        kx_thr_i32(e, 1, s->type);
-        kx_thr_i32(e, 3, s->optional ? 1 : 0);
-        kx_thr_string(e, 4, s->name);
-        if (s->type == KX_PQ_BYTE_ARRAY && s->utf8) {
-            kx_thr_i32(e, 6, 0); /* ConvertedType UTF8 */
-            kx_thr_struct_begin(e, 10); /* LogicalType */
-            kx_thr_struct_begin(e, 1);  /* STRING: StringType {} */
-            kx_thr_struct_end(e);
-            kx_thr_struct_end(e);
-        }
-        kx_thr_struct_end(e);
+    for (size_t j = 0; j < w->ncols; j++) kx_pq_put_schema_element(e, &w->cols[j].spec);
+}
+
+void kx_pq_put_column_chunk(kx_thr_enc *e, const kx_pq_chunk_meta *m)
+{
+    kx_thr_struct_begin(e, 0); /* ColumnChunk */
+    kx_thr_i64(e, 2, m->file_offset);
+    kx_thr_struct_begin(e, 3); /* ColumnMetaData */
+    kx_thr_i32(e, 1, m->type);
+    size_t nenc = 0;
+    for (int k = 0; k < 32; k++) nenc += (m->encodings >> k) & 1;
+    kx_thr_list_begin(e, 2, KX_THR_I32, nenc);
+    for (int k = 0; k < 32; k++)
+        if ((m->encodings >> k) & 1) kx_thr_elem_i32(e, k);
+    kx_thr_list_begin(e, 3, KX_THR_BINARY, 1);
+    kx_thr_elem_binary(e, m->name, strlen(m->name));
+    kx_thr_i32(e, 4, m->codec);
+    kx_thr_i64(e, 5, m->num_values);
+    kx_thr_i64(e, 6, m->total_uncompressed);
+    kx_thr_i64(e, 7, m->total_compressed);
+    kx_thr_i64(e, 9, m->data_page_offset);
+    if (m->dict_page_offset >= 0) kx_thr_i64(e, 11, m->dict_page_offset);
+    kx_thr_struct_begin(e, 12); /* Statistics */
+    kx_thr_i64(e, 3, m->nulls);
+    if (m->has_minmax) {
+        kx_thr_binary(e, 5, m->max, m->maxlen);
+        kx_thr_binary(e, 6, m->min, m->minlen);
     }
+    kx_thr_struct_end(e);
+    kx_thr_struct_end(e); /* ColumnMetaData */
+    kx_thr_struct_end(e); /* ColumnChunk */
 }
 
 static void put_chunk(kx_thr_enc *e, const kx_pqw *w, size_t j, const chunk_rec *r)
 {
     const kx_pq_colspec *s = &w->cols[j].spec;
-    kx_thr_struct_begin(e, 0); /* ColumnChunk */
-    kx_thr_i64(e, 2, r->file_offset);
-    kx_thr_struct_begin(e, 3); /* ColumnMetaData */
-    kx_thr_i32(e, 1, s->type);
-    size_t nenc = 0;
-    for (int k = 0; k < 32; k++) nenc += (r->encodings >> k) & 1;
-    kx_thr_list_begin(e, 2, KX_THR_I32, nenc);
-    for (int k = 0; k < 32; k++)
-        if ((r->encodings >> k) & 1) kx_thr_elem_i32(e, k);
-    kx_thr_list_begin(e, 3, KX_THR_BINARY, 1);
-    kx_thr_elem_binary(e, s->name, strlen(s->name));
-    kx_thr_i32(e, 4, w->codec);
-    kx_thr_i64(e, 5, r->num_values);
-    kx_thr_i64(e, 6, r->total_uncompressed);
-    kx_thr_i64(e, 7, r->total_compressed);
-    kx_thr_i64(e, 9, r->data_page_offset);
-    if (r->dict_page_offset >= 0) kx_thr_i64(e, 11, r->dict_page_offset);
-    kx_thr_struct_begin(e, 12); /* Statistics */
-    kx_thr_i64(e, 3, r->nulls);
-    if (r->has_minmax) {
-        kx_thr_binary(e, 5, r->max, r->maxlen);
-        kx_thr_binary(e, 6, r->min, r->minlen);
-    }
-    kx_thr_struct_end(e);
-    kx_thr_struct_end(e); /* ColumnMetaData */
-    kx_thr_struct_end(e); /* ColumnChunk */
+    kx_pq_chunk_meta m = {s->name, s->type, w->codec, r->encodings, r->file_offset, r->data_page_offset,
+                          r->dict_page_offset, r->num_values, r->total_uncompressed, r->total_compressed,
+                          r->nulls, r->has_minmax, r->min, r->max, r->minlen, r->maxlen};
+    kx_pq_put_column_chunk(e, &m);
 }
 
 static void put_footer(kx_buf *out, const kx_pqw *w)

@@ -445,37 +445,12 @@ static int put_copied_meta(kx_thr_enc *e, const kx_pq_chunk *c, int64_t new_star
 static void put_extra_chunk(kx_thr_enc *e, const kx_pqc *w, size_t j, const extra_rec *r)
 {
     const kx_pq_colspec *s = &w->extra[j];
-    kx_thr_struct_begin(e, 0); /* ColumnChunk */
-    kx_thr_i64(e, 2, r->start);
-    kx_thr_struct_begin(e, 3); /* ColumnMetaData */
-    kx_thr_i32(e, 1, s->type);
-    if (r->dict) {
-        kx_thr_list_begin(e, 2, KX_THR_I32, 3);
-        kx_thr_elem_i32(e, KX_PQ_ENC_PLAIN);
-        kx_thr_elem_i32(e, KX_PQ_ENC_RLE);
-        kx_thr_elem_i32(e, KX_PQ_ENC_RLE_DICTIONARY);
-    } else {
-        kx_thr_list_begin(e, 2, KX_THR_I32, 2);
-        kx_thr_elem_i32(e, KX_PQ_ENC_PLAIN);
-        kx_thr_elem_i32(e, KX_PQ_ENC_RLE);
-    }
-    kx_thr_list_begin(e, 3, KX_THR_BINARY, 1);
-    kx_thr_elem_binary(e, s->name, strlen(s->name));
-    kx_thr_i32(e, 4, w->codec);
-    kx_thr_i64(e, 5, r->num_values);
-    kx_thr_i64(e, 6, r->total_uncompressed);
-    kx_thr_i64(e, 7, r->total_compressed);
-    kx_thr_i64(e, 9, r->data_page_offset);
-    if (r->dict_page_offset >= 0) kx_thr_i64(e, 11, r->dict_page_offset);
-    kx_thr_struct_begin(e, 12); /* Statistics */
-    kx_thr_i64(e, 3, r->nulls);
-    if (r->has_minmax) {
-        kx_thr_binary(e, 5, &r->max, 8); /* PLAIN INT64: 8 bytes LE */
-        kx_thr_binary(e, 6, &r->min, 8);
-    }
-    kx_thr_struct_end(e);
-    kx_thr_struct_end(e); /* ColumnMetaData */
-    kx_thr_struct_end(e); /* ColumnChunk */
+    unsigned enc = 1u << KX_PQ_ENC_PLAIN | 1u << KX_PQ_ENC_RLE | (r->dict ? 1u << KX_PQ_ENC_RLE_DICTIONARY : 0);
+    /* INT64 statistics: PLAIN, 8 bytes little-endian (the host order of the supported hosts) */
+    kx_pq_chunk_meta m = {s->name, s->type, w->codec, enc, r->start, r->data_page_offset, r->dict_page_offset,
+                          r->num_values, r->total_uncompressed, r->total_compressed, r->nulls, r->has_minmax,
+                          &r->min, &r->max, 8, 8};
+    kx_pq_put_column_chunk(e, &m);
 }
 
 static void put_schema(kx_thr_enc *e, const kx_pqc *w)
@@ -488,13 +463,7 @@ static void put_schema(kx_thr_enc *e, const kx_pqc *w)
     kx_thr_struct_end(e);
     for (size_t j = 0; j < m->ncolumns; j++) /* list elements: position independent */
         kx_buf_put(e->out, m->columns[j].raw_schema, m->columns[j].raw_schema_len);
-    for (size_t j = 0; j < w->nextra; j++) {
-        kx_thr_struct_begin(e, 0);
-        kx_thr_i32(e, 1, w->extra[j].type);
-        kx_thr_i32(e, 3, w->extra[j].optional ? 1 : 0);
-        kx_thr_string(e, 4, w->extra[j].name);
-        kx_thr_struct_end(e);
-    }
+    for (size_t j = 0; j < w->nextra; j++) kx_pq_put_schema_element(e, &w->extra[j]);
 }
 
 static int put_group(kx_thr_enc *e, const kx_pqc *w, const out_group *g, size_t ordinal, kx_err *err)
