@@ -40,6 +40,16 @@ static void *col_alloc(kx_kp_batch *b, int c, size_t elem)
     return b->mem[c];
 }
 
+/* Bytes per value of column c in a kx_kp_batch. */
+static size_t col_elem_size(int c)
+{
+    switch (kx_kp_columns[c].type) {
+    case KX_COL_STRING: return sizeof(kx_strref);
+    case KX_COL_BOOL: return 1;
+    default: return 8; /* INT64, DOUBLE */
+    }
+}
+
 static kx_strref key_ref(const kx_user_keypairs *u, int32_t id, uint8_t *valid)
 {
     const kx_key *k = kx_keytab_get(&u->keys, id);
@@ -97,6 +107,27 @@ void kx_kp_batch_fill(kx_kp_batch *b, const kx_user_keypairs *u)
         dbl[8][i] = r->key1_timestamp;
         valid[i] = r->valid != 0;
         outlier[i] = r->outlier != 0;
+    }
+}
+
+void kx_kp_batch_select_zero(const kx_kp_batch *b, const uint8_t *keep, kx_kp_batch *dst)
+{
+    memset(dst, 0, sizeof *dst);
+    size_t m = 0;
+    for (size_t i = 0; i < b->n; i++) m += keep[i] == 0;
+    dst->n = m;
+    for (int c = 0; c < KX_KP_NCOLS; c++) {
+        size_t es = col_elem_size(c);
+        const char *src = b->cols[c].values;
+        char *out = dst->mem[c] = kx_malloc((m ? m : 1) * es);
+        uint8_t *vout = b->cols[c].valid ? (dst->valid[c] = kx_malloc(m ? m : 1)) : NULL;
+        for (size_t i = 0, k = 0; i < b->n; i++) {
+            if (keep[i]) continue;
+            memcpy(out + k * es, src + i * es, es);
+            if (vout) vout[k] = b->cols[c].valid[i];
+            k++;
+        }
+        dst->cols[c] = (kx_column){out, vout, b->cols[c].nan_is_null};
     }
 }
 
@@ -251,6 +282,128 @@ int kx_kptable_next_user(kx_kptable *t, kx_user_keypairs *out, kx_err *err)
 fail:
     kx_user_keypairs_free(out);
     return -1;
+}
+
+/* ---- reading user by user into columns (kx_kptable_next_group) ---------------------------------
+ * The reuse path of the keypairs stage writes a base user's rows unchanged: copying the scan's
+ * run arrays into the writer's columns skips the kx_keypair round trip (append_run, then
+ * kx_kp_batch_fill), which cost as much as the rest of taking a user over. */
+
+void kx_kp_group_init(kx_kp_group *g)
+{
+    memset(g, 0, sizeof *g);
+}
+
+void kx_kp_group_free(kx_kp_group *g)
+{
+    kx_kp_batch_free(&g->b);
+    free(g->device_type);
+    free(g->error_code);
+    memset(g, 0, sizeof *g);
+}
+
+/* Room for `need` rows in every column (the column pointers are set when the group ends). */
+static void group_reserve(kx_kp_group *g, size_t need)
+{
+    if (need <= g->cap) return;
+    size_t cap = g->cap ? g->cap : 256;
+    while (cap < need) cap *= 2;
+    for (int c = 0; c < KX_KP_NCOLS; c++) g->b.mem[c] = kx_realloc(g->b.mem[c], cap * col_elem_size(c));
+    g->b.valid[C_KEY1] = kx_realloc(g->b.valid[C_KEY1], cap);
+    g->b.valid[C_KEY2] = kx_realloc(g->b.valid[C_KEY2], cap);
+    g->error_code = kx_realloc(g->error_code, cap);
+    g->cap = cap;
+}
+
+static void group_keys(const kx_keytab *keys, const int32_t *ids, size_t n, kx_strref *out, uint8_t *valid)
+{
+    for (size_t i = 0; i < n; i++) {
+        const kx_key *k = ids ? kx_keytab_get(keys, ids[i]) : NULL;
+        valid[i] = k != NULL;
+        out[i] = k ? (kx_strref){k->bytes, k->len} : (kx_strref){"", 0};
+    }
+}
+
+/* Appends run r's rows at g->b.n (room reserved). */
+static void group_append(kx_kptable *t, const kx_kp_run *r, kx_kp_group *g)
+{
+    size_t at = g->b.n, n = r->n;
+    kx_kp_batch *b = &g->b;
+    kx_strref *uid = (kx_strref *)b->mem[C_USER] + at, *dev = (kx_strref *)b->mem[C_DEVICE] + at;
+    kx_strref uref = {g->user_id, (uint32_t)strlen(g->user_id)};
+    kx_strref dref = {g->device_type, (uint32_t)strlen(g->device_type)};
+    for (size_t i = 0; i < n; i++) {
+        uid[i] = uref;
+        dev[i] = dref;
+    }
+    for (int c = C_PLATFORM; c <= C_SEQUENCE; c++) {
+        int64_t *dst = (int64_t *)b->mem[c] + at;
+        if (r->col[c]) memcpy(dst, r->col[c], n * sizeof *dst);
+        else memset(dst, 0, n * sizeof *dst);
+    }
+    const kx_keytab *keys = kx_kpscan_keys(t->scan);
+    group_keys(keys, r->col[C_KEY1], n, (kx_strref *)b->mem[C_KEY1] + at, b->valid[C_KEY1] + at);
+    group_keys(keys, r->col[C_KEY2], n, (kx_strref *)b->mem[C_KEY2] + at, b->valid[C_KEY2] + at);
+    static const int dcols[9] = {C_K1P, C_K1R, C_K2P, C_K2R, C_HL, C_IL, C_PL, C_RL, C_K1TS};
+    for (int j = 0; j < 9; j++) {
+        double *dst = (double *)b->mem[dcols[j]] + at;
+        if (r->col[dcols[j]]) memcpy(dst, r->col[dcols[j]], n * sizeof *dst);
+        else for (size_t i = 0; i < n; i++) dst[i] = NAN;
+    }
+    static const int bcols[2] = {C_VALID, C_OUTLIER};
+    for (int j = 0; j < 2; j++) {
+        uint8_t *dst = (uint8_t *)b->mem[bcols[j]] + at;
+        const uint8_t *src = r->col[bcols[j]];
+        for (size_t i = 0; i < n; i++) dst[i] = src && src[i] != 0;
+    }
+    const uint8_t *err = r->col[C_ERROR];
+    kx_strref *etext = (kx_strref *)b->mem[C_ERROR] + at;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t e = err ? err[i] : 0;
+        const char *et = kx_kp_error_text((kx_kp_error)e);
+        g->error_code[at + i] = e;
+        etext[i] = (kx_strref){et, (uint32_t)strlen(et)};
+    }
+    b->n += n;
+}
+
+/* Points the batch's columns at the arrays (after the last realloc) and sets the flags. */
+static void group_finish(kx_kp_group *g)
+{
+    kx_kp_batch *b = &g->b;
+    for (int c = 0; c < KX_KP_NCOLS; c++) {
+        b->cols[c].values = b->mem[c];
+        b->cols[c].valid = b->valid[c];
+        b->cols[c].nan_is_null = kx_kp_columns[c].type == KX_COL_DOUBLE;
+    }
+}
+
+int kx_kptable_next_group(kx_kptable *t, kx_kp_group *g, kx_err *err)
+{
+    g->b.n = 0;
+    bool have = false;
+    for (;;) {
+        if (!t->have_pending) {
+            int rc = kx_kpscan_next(t->scan, &t->pending, err);
+            if (rc < 0) return -1;
+            if (rc == 0) break;
+            t->have_pending = true;
+        }
+        const kx_kp_run *r = &t->pending;
+        if (have && r->new_group) break; /* it starts the next user; it stays pending */
+        if (!have) {
+            snprintf(g->user_id, sizeof g->user_id, "%s", r->user_id);
+            free(g->device_type);
+            g->device_type = kx_strdup(r->device_type);
+            have = true;
+        }
+        group_reserve(g, g->b.n + r->n);
+        group_append(t, r, g);
+        t->have_pending = false;
+    }
+    if (!have) return 0;
+    group_finish(g);
+    return 1;
 }
 
 /* ---- column-level reading (kx_kpscan) ------------------------------------------------------- */

@@ -21,6 +21,9 @@ typedef struct kx_kp_batch {
 
 void kx_kp_batch_fill(kx_kp_batch *b, const kx_user_keypairs *u);
 void kx_kp_batch_free(kx_kp_batch *b);
+/* The rows of b where keep[i] is 0 (e.g. keep = the valid column: the invalid rows), as a
+ * new batch in dst (same strings and flags; the caller frees it). */
+void kx_kp_batch_select_zero(const kx_kp_batch *b, const uint8_t *keep, kx_kp_batch *dst);
 
 typedef struct kx_kptable kx_kptable;
 
@@ -58,6 +61,23 @@ kx_kptable *kx_kptable_open_workers(const char *version_dir, uint32_t mask, int 
  * kx_user_keypairs_free), 0 at the end, -1 on error. Keys are the strings as written
  * (interned in out->keys). */
 int kx_kptable_next_user(kx_kptable *t, kx_user_keypairs *out, kx_err *err);
+/* One user's rows as writer-ready columns, without per-row kx_keypair structs. */
+typedef struct kx_kp_group {
+    char user_id[KX_UID_LEN + 1];
+    char *device_type;
+    uint8_t *error_code; /* per row, kx_kp_error (b's error_description holds the texts) */
+    kx_kp_batch b;       /* user_id / device_type point into this struct: do not copy it */
+    size_t cap;          /* rows allocated */
+} kx_kp_group;
+
+void kx_kp_group_init(kx_kp_group *g);
+void kx_kp_group_free(kx_kp_group *g);
+/* Like kx_kptable_next_user, but the next user's rows go straight from the scan's runs into
+ * column arrays (what kx_kp_batch_fill would make of kx_kptable_next_user's rows: the same
+ * values, key strings and null flags). The key strings point into the table's scan: valid
+ * until kx_kptable_close. Returns 1 (g filled; reused across calls), 0 at the end, -1 on
+ * error. Columns not read in the mask get the defaults kx_kptable_next_user gives them. */
+int kx_kptable_next_group(kx_kptable *t, kx_kp_group *g, kx_err *err);
 const char *kx_kptable_path(const kx_kptable *t);
 void kx_kptable_close(kx_kptable *t);
 

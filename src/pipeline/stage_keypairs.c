@@ -584,15 +584,42 @@ static int write_prepared(kp_out *o, const kp_prepared *p, kx_err *err)
     return kx_afile_write(&o->inv, p->inv.data, p->inv.len, err);
 }
 
-/* The same for rows taken from the base version (prepared here, on the main thread). */
-static int write_rows(kp_out *o, const kx_user_keypairs *u, kx_err *err)
+/* The same for a user taken from the base version: its columns as read (no row structs),
+ * and its invalid rows selected from them (same values, so the same CSV bytes). */
+static int write_group(kp_out *o, const kx_kp_group *g, kx_err *err)
 {
-    if (u->n == 0) return 0;
-    kp_prepared p;
-    prepare_run(u, &p);
+    if (g->b.n == 0) return 0;
+    kp_prepared p = {g->b, KX_BUF_INIT}; /* shallow: the group owns the columns */
+    const uint8_t *valid = g->b.cols[KX_KPI_VALID].values;
+    size_t ninv = 0;
+    for (size_t i = 0; i < g->b.n; i++) ninv += valid[i] == 0;
+    if (ninv > 0) {
+        kx_kp_batch inv;
+        kx_kp_batch_select_zero(&g->b, valid, &inv);
+        kx_csv_put_rows(&p.inv, kx_kp_columns, KX_KP_NCOLS, inv.n, inv.cols);
+        kx_kp_batch_free(&inv);
+    }
     int rc = write_prepared(o, &p, err);
-    free_prepared(&p);
+    kx_buf_free(&p.inv);
     return rc;
+}
+
+/* count_range over a base user's columns (valid, outlier, error codes). */
+static void count_group(const kx_kp_group *g, kp_counts *c)
+{
+    const uint8_t *valid = g->b.cols[KX_KPI_VALID].values, *outlier = g->b.cols[KX_KPI_OUTLIER].values;
+    memset(c, 0, sizeof *c);
+    c->rows = (int64_t)g->b.n;
+    for (size_t k = 0; k < g->b.n; k++) {
+        c->outliers += outlier[k] != 0;
+        if (valid[k]) {
+            c->valid++;
+            continue;
+        }
+        c->invalid++;
+        uint8_t e = g->error_code[k];
+        if (c->dist[e]++ == 0) c->order[c->ndist++] = e;
+    }
 }
 
 /* Completes a folder's sidecar row (byte ranges since m, counters) and stores it. */
@@ -977,27 +1004,26 @@ static int parse_errors(const char *s, int *slot, long long *count, int *n, kx_e
 
 /* Row path (Parquet written): reads the base rows of sidecar entry j, skipping the table
  * groups of earlier entries. -1 with e set when the base does not match its sidecar. */
-static int fetch_rows(kp_out *o, long j, kx_user_keypairs *u, kx_err *e)
+static int fetch_rows(kp_out *o, long j, kx_kp_group *g, kx_err *e)
 {
     const kx_kp_ustats *bs = &o->base_ustats;
     for (; o->base_next <= j; o->base_next++) {
         const kx_kp_ustat *s = &bs->v[o->base_next];
         if (s->rows == 0) continue;
-        kx_user_keypairs_free(u);
-        int got = kx_kptable_next_user(o->base_tab, u, e);
+        int got = kx_kptable_next_group(o->base_tab, g, e);
         if (got < 0) return -1;
-        if (got == 0 || strcmp(u->user_id, s->folder) || strcmp(u->device_type, s->device) ||
-            (int64_t)u->n != s->rows)
+        if (got == 0 || strcmp(g->user_id, s->folder) || strcmp(g->device_type, s->device) ||
+            (int64_t)g->b.n != s->rows)
             return kx_fail(e, "%s does not match user_stats.csv at folder %s", kx_kptable_path(o->base_tab), s->folder);
     }
-    if (bs->v[j].rows == 0) kx_user_keypairs_free(u);
+    if (bs->v[j].rows == 0) g->b.n = 0;
     return 0;
 }
 
 /* Everything taken from the base for entry j, read before anything is written. */
 typedef struct kp_reuse_in {
     bool copy;               /* CSV-only: copy table bytes instead of rows */
-    kx_user_keypairs rows;   /* row path */
+    kx_kp_group grp;         /* row path: the user's columns */
     kx_buf kp, inv, mal;     /* byte ranges */
     int slot[KX_KPE_COUNT + 1];
     long long count[KX_KPE_COUNT + 1];
@@ -1006,7 +1032,7 @@ typedef struct kp_reuse_in {
 
 static void reuse_in_free(kp_reuse_in *in)
 {
-    kx_user_keypairs_free(&in->rows);
+    kx_kp_group_free(&in->grp);
     kx_buf_free(&in->kp);
     kx_buf_free(&in->inv);
     kx_buf_free(&in->mal);
@@ -1017,7 +1043,7 @@ static int fetch_base(kp_out *o, long j, kp_reuse_in *in, kx_err *e)
     const kx_kp_ustat *s = &o->base_ustats.v[j];
     in->copy = !o->ctx->cfg->out_parquet && o->ctx->cfg->out_csv;
     if (read_range(o->base_mal_fd, s->mal_offset, s->mal_bytes, &in->mal, e) != 0) return -1;
-    if (!in->copy) return fetch_rows(o, j, &in->rows, e);
+    if (!in->copy) return fetch_rows(o, j, &in->grp, e);
     if (s->rows > 0 && s->kp_offset < 0) return kx_fail(e, "the base wrote no keypairs.csv");
     if (read_range(o->base_kp_fd, s->kp_offset, s->kp_bytes, &in->kp, e) != 0 ||
         read_range(o->base_inv_fd, s->inv_offset, s->inv_bytes, &in->inv, e) != 0)
@@ -1050,7 +1076,7 @@ static int consume_reused(kp_out *o, long j, kx_err *err)
 {
     kp_reuse_in in;
     memset(&in, 0, sizeof in);
-    kx_user_keypairs_init(&in.rows);
+    kx_kp_group_init(&in.grp);
     kx_err e;
     if (fetch_base(o, j, &in, &e) != 0) {
         kx_logf(o->ctx->log, KX_LOG_WARNING, COMPONENT, "Reuse stopped, parsing the remaining users: %s", e.msg);
@@ -1066,9 +1092,9 @@ static int consume_reused(kp_out *o, long j, kx_err *err)
         rc = put_copied(o, &s, &in, err);
     } else {
         kp_counts c;
-        count_range(&in.rows, 0, in.rows.n, &c);
+        count_group(&in.grp, &c);
         add_counts(o, &c);
-        rc = write_rows(o, &in.rows, err);
+        rc = write_group(o, &in.grp, err);
     }
     if (rc == 0 && in.mal.len) {
         rc = lazy_open(o, &o->mal, &o->mal_open, "malformed_rows.csv", malformed_cols, 5, err);

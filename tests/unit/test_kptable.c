@@ -1,9 +1,11 @@
 /* The keypairs table: schema, batch fill, and the per-user reader over a CSV table. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/keystroke.h"
 #include "io/fs.h"
 #include "pipeline/kptable.h"
+#include "util/buf.h"
 #include "util/mem.h"
 #include "test.h"
 
@@ -287,3 +289,80 @@ static void scan_roundtrip(bool parquet)
 
 TEST(kpscan_parquet_runs_rebuild_the_groups) { scan_roundtrip(true); }
 TEST(kpscan_csv_runs_rebuild_the_groups) { scan_roundtrip(false); }
+
+/* CSV text of a batch's rows (all columns): equal texts = equal values, keys and nulls. */
+static char *batch_csv(const kx_kp_batch *b)
+{
+    kx_buf out = KX_BUF_INIT;
+    kx_csv_put_rows(&out, kx_kp_columns, KX_KP_NCOLS, b->n, b->cols);
+    kx_buf_putc(&out, '\0');
+    return out.data;
+}
+
+/* kx_kptable_next_group gives, user by user, what kx_kp_batch_fill makes of
+ * kx_kptable_next_user's rows (groups split across row groups included), the error codes of
+ * the rows, and kx_kp_batch_select_zero(valid) gives the invalid rows. */
+static void group_matches_rows(bool parquet)
+{
+    const char *vdir = kx_test_tmpdir();
+    char *dir = kx_path_join(vdir, "keypairs");
+    kx_mkdirs(dir, NULL);
+    enum { NU = 3 };
+    kx_user_keypairs users[NU];
+    make_user(&users[0], "0123456789abcdef0123456789abcdef", "desktop",
+              "P,a,100\nP,a,150\nR,a,260\nR,c,390\nP,d,400\nR,d,350\nP,\",410\nR,\",470\nP,,,480\nR,,,530\n"
+              "P,,620\nR,,700\nP,NA,720\nR,NA,790\n");
+    make_user(&users[1], "11111111111111111111111111111111", "mobile", "P,x,1\nR,x,2\nP,y,3\nR,y,4.25\n");
+    make_user(&users[2], "22222222222222222222222222222222", "desktop", "P,q,30\nR,q,90\nP,a,100\nR,a,120\n");
+    kx_err err;
+    int wrote = write_table_rg(dir, users, NU, parquet, 3, &err);
+    kx_kptable *rows = wrote ? kx_kptable_open(vdir, &err) : NULL;
+    kx_kptable *cols = wrote ? kx_kptable_open(vdir, &err) : NULL;
+    int ok = rows && cols, n = 0, invalid = 0, rc_rows = 0, rc_cols = 0;
+    kx_kp_group g;
+    kx_kp_group_init(&g);
+    kx_user_keypairs u;
+    while (ok && (rc_rows = kx_kptable_next_user(rows, &u, &err)) > 0) {
+        rc_cols = kx_kptable_next_group(cols, &g, &err);
+        ok = rc_cols == 1 && !strcmp(g.user_id, u.user_id) && !strcmp(g.device_type, u.device_type);
+        kx_kp_batch want;
+        kx_kp_batch_fill(&want, &u);
+        char *a = batch_csv(&want), *b = ok ? batch_csv(&g.b) : NULL;
+        ok = ok && !strcmp(a, b);
+        for (size_t i = 0; ok && i < u.n; i++) ok = g.error_code[i] == u.rows[i].error;
+        /* invalid rows: select from the group vs fill from the invalid row structs */
+        kx_user_keypairs sub = u;
+        sub.rows = kx_malloc((u.n ? u.n : 1) * sizeof *sub.rows);
+        sub.n = 0;
+        for (size_t i = 0; i < u.n; i++)
+            if (!u.rows[i].valid) sub.rows[sub.n++] = u.rows[i];
+        invalid += (int)sub.n;
+        kx_kp_batch want_inv, got_inv;
+        kx_kp_batch_fill(&want_inv, &sub);
+        if (ok) kx_kp_batch_select_zero(&g.b, g.b.cols[KX_KPI_VALID].values, &got_inv);
+        char *c = batch_csv(&want_inv), *d = ok ? batch_csv(&got_inv) : NULL;
+        ok = ok && got_inv.n == sub.n && !strcmp(c, d);
+        if (d) kx_kp_batch_free(&got_inv);
+        free(a), free(b), free(c), free(d);
+        free(sub.rows);
+        kx_kp_batch_free(&want);
+        kx_kp_batch_free(&want_inv);
+        kx_user_keypairs_free(&u);
+        n++;
+    }
+    if (ok && rc_rows == 0) rc_cols = kx_kptable_next_group(cols, &g, &err);
+    kx_kp_group_free(&g);
+    kx_kptable_close(rows);
+    kx_kptable_close(cols);
+    for (int i = 0; i < NU; i++) kx_user_keypairs_free(&users[i]);
+    free(dir);
+    CHECK(wrote);
+    CHECK(ok);
+    CHECK_EQ_INT(rc_rows, 0);
+    CHECK_EQ_INT(rc_cols, 0);
+    CHECK_EQ_INT(n, NU);
+    CHECK(invalid > 0);
+}
+
+TEST(kptable_parquet_groups_equal_filled_rows) { group_matches_rows(true); }
+TEST(kptable_csv_groups_equal_filled_rows) { group_matches_rows(false); }
