@@ -100,6 +100,7 @@ typedef struct clean_job {
     user_slot *users;
     size_t first; /* first user of the current batch */
     const kx_clean_base *base; /* incremental base, or NULL */
+    int64_t broken_meta_size[2]; /* bytes of <dev>/broken_data/metadata/metadata.csv, -1 = none */
 } clean_job;
 
 /* ---- listing helpers ---------------------------------------------------------------------- */
@@ -665,6 +666,57 @@ static void number_batches(clean_job *job, size_t nusers)
     }
 }
 
+/* ---- lineage summaries ---------------------------------------------------------------------- */
+
+/* True if two of the user's copies go to the same folder under the same name (the later
+ * one replaced the earlier: kx_link_or_copy_at). Never seen in practice; such a run leaves
+ * the trees to the runner's listing rather than summarizing names that are not on disk. */
+static bool has_duplicate_target(const user_slot *u)
+{
+    for (size_t i = 0; i < u->ncopies; i++)
+        for (size_t j = 0; j < i; j++)
+            if (u->copies[i].to_text == u->copies[j].to_text && !strcmp(u->copies[i].dst_name, u->copies[j].dst_name))
+                return true;
+    return false;
+}
+
+/* Hands the runner the lineage summaries (lineage.h) of the six copy trees
+ * cleaned_data/<dev>/{raw_data,text,broken_data}: every linked file's path and size are
+ * known here (sizes from the fstat of the read, or of the incremental check), so the runner
+ * does not list and stat the ~40k files again. broken_data also holds text/ (broken users'
+ * text files) and metadata/metadata.csv. */
+static void hand_over_trees(kx_stage_ctx *ctx, const clean_job *job, size_t nusers)
+{
+    for (size_t i = 0; i < nusers; i++)
+        if (has_duplicate_target(&job->users[i])) return;
+    static const char *const trees[3] = {"broken_data", "raw_data", "text"};
+    kx_treesum sums[2][3]; /* [device][tree] */
+    for (int d = 0; d < 2; d++)
+        for (int k = 0; k < 3; k++) sums[d][k] = (kx_treesum)KX_TREESUM_INIT;
+    for (size_t i = 0; i < nusers; i++) {
+        const user_slot *u = &job->users[i];
+        char batch[32] = "";
+        if (ctx->cfg->partitioned_storage) snprintf(batch, sizeof batch, "batch_%03u/", u->batch_no);
+        for (size_t k = 0; k < u->ncopies; k++) {
+            const copy_item *c = &u->copies[k];
+            int tree = u->complete ? 1 + c->to_text : 0;
+            const char *sub = !u->complete && c->to_text ? "text/" : "";
+            char *path = kx_asprintf("%s%s%s/%s", sub, batch, u->uid, c->dst_name);
+            kx_treesum_add(&sums[u->device][tree], path, job->list.items[c->idx].size);
+            free(path);
+        }
+    }
+    for (int d = 0; d < 2; d++) {
+        if (job->broken_meta_size[d] >= 0)
+            kx_treesum_add(&sums[d][0], "metadata/metadata.csv", (uint64_t)job->broken_meta_size[d]);
+        for (int k = 0; k < 3; k++) {
+            char *tree = kx_asprintf("cleaned_data/%s/%s", dev_names[d], trees[k]);
+            kx_stage_add_tree(ctx, tree, &sums[d][k]);
+            free(tree);
+        }
+    }
+}
+
 /* ---- outputs --------------------------------------------------------------------------------- */
 
 static int make_skeleton(const char *out_dir, kx_err *err)
@@ -721,7 +773,7 @@ static int write_buf(const char *dir, const char *name, const kx_buf *b, kx_err 
 }
 
 /* Lists and metadata.csv files of one device (01 §5.2). */
-static int write_device_tables(const clean_job *job, size_t nusers, int dev, kx_err *err)
+static int write_device_tables(clean_job *job, size_t nusers, int dev, kx_err *err)
 {
     bool pii = job->ctx->cfg->include_pii;
     kx_buf complete = KX_BUF_INIT, broken = KX_BUF_INIT, meta = KX_BUF_INIT, bmeta = KX_BUF_INIT;
@@ -747,6 +799,7 @@ static int write_device_tables(const clean_job *job, size_t nusers, int dev, kx_
     if (!rc) rc = write_buf(mdir, "broken_users.txt", &broken, err);
     if (!rc) rc = write_buf(mdir, "metadata.csv", &meta, err);
     if (!rc && nbroken) rc = write_buf(bdir, "metadata.csv", &bmeta, err);
+    if (!rc && nbroken) job->broken_meta_size[dev] = (int64_t)bmeta.len;
     free(mdir);
     free(bdir);
     kx_buf_free(&complete);
@@ -917,6 +970,7 @@ int kx_stage_clean(kx_stage_ctx *ctx)
     job.in_fd = job.base_fd = -1;
     for (int *fd = &job.area_fd[0][0][0]; fd < &job.area_fd[0][0][0] + 8; fd++) *fd = -1;
     job.out_dir = out_stage;
+    job.broken_meta_size[0] = job.broken_meta_size[1] = -1;
     clean_totals t;
     memset(&t, 0, sizeof t);
     kx_clean_base base;
@@ -951,6 +1005,7 @@ int kx_stage_clean(kx_stage_ctx *ctx)
         if (write_device_tables(&job, nusers, d, &ctx->err)) goto out;
     if (write_reports(&job, nusers, &t, rep_stage, &ctx->err)) goto out;
     if (swap_in(out_stage, out_final, &ctx->err) || swap_in(rep_stage, rep_final, &ctx->err)) goto out;
+    hand_over_trees(ctx, &job, nusers);
     ctx->stats = stats_object(&t);
     add_incremental_stats(ctx, &job, nusers);
     kx_logf(ctx->log, KX_LOG_INFO, COMP, "%lld users: %lld complete, %lld broken (%lld with too few rows)",

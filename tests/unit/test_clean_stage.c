@@ -72,6 +72,23 @@ static void run_init(run *r)
     r->log = kx_log_new(KX_LOG_OFF);
 }
 
+/* The lineage summaries the stage hands over (one per copy tree, six in all) must equal
+ * what the runner would compute by listing and stat'ing the trees on disk. */
+static void check_trees(const run *r)
+{
+    if (r->ctx.ntrees == 0) return; /* failed run: nothing handed over */
+    CHECK_EQ_INT(r->ctx.ntrees, 6);
+    for (size_t i = 0; i < r->ctx.ntrees; i++) {
+        const kx_tree_lineage *t = &r->ctx.trees[i];
+        char *abs = kx_path_join(r->vdir, t->tree);
+        uint64_t size = 0, hash = 0;
+        CHECK_EQ_INT(kx_tree_summarize(abs, 1, &size, &hash), 0);
+        CHECK_EQ_INT(t->size, size);
+        CHECK(t->hash == hash);
+        free(abs);
+    }
+}
+
 static int run_clean(run *r)
 {
     memset(&r->ctx, 0, sizeof r->ctx);
@@ -80,6 +97,8 @@ static int run_clean(run *r)
     r->ctx.version_dir = r->vdir;
     r->ctx.log = r->log;
     int rc = kx_stage_clean(&r->ctx);
+    check_trees(r);
+    kx_stage_trees_free(&r->ctx);
     json_decref(r->ctx.stats);
     r->ctx.stats = NULL;
     return rc;

@@ -95,6 +95,7 @@ static int run_stages(inc_run *r, const char *vdir, const char *base, int batch_
     ctx.base_version_id = base ? "base" : NULL;
     ctx.base_version_dir = base;
     int rc = kx_stage_clean(&ctx);
+    kx_stage_trees_free(&ctx);
     r->clean_stats = ctx.stats;
     ctx.stats = NULL;
     if (rc == 0) rc = kx_stage_keypairs(&ctx);

@@ -94,6 +94,7 @@ TEST(synth_output_passes_clean_with_expected_counts)
     kx_log *log = kx_log_new(KX_LOG_OFF);
     kx_stage_ctx ctx = kx_test_stage_ctx(&cfg, vd, log);
     int crc = kx_stage_clean(&ctx);
+    kx_stage_trees_free(&ctx);
     int64_t complete = json_integer_value(json_object_get(ctx.stats, "complete_users"));
     int64_t broken = json_integer_value(json_object_get(ctx.stats, "broken_users"));
     int64_t insufficient = json_integer_value(json_object_get(ctx.stats, "broken_insufficient_data"));
