@@ -48,6 +48,7 @@ int main(int argc, char **argv)
                     inc ? (long long)json_integer_value(json_object_get(inc, "reused_users")) : -1LL,
                     inc ? (long long)json_integer_value(json_object_get(inc, "processed_users")) : -1LL);
         json_decref(ctx.stats);
+        kx_stage_trees_free(&ctx);
     }
     kx_log_free(log);
     kx_config_free(&cfg);
