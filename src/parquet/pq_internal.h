@@ -123,6 +123,16 @@ typedef struct kx_pq_chunk_meta {
 /* A ColumnChunk list element (file_offset, ColumnMetaData with Statistics). */
 void kx_pq_put_column_chunk(kx_thr_enc *e, const kx_pq_chunk_meta *m);
 
+/* The footer's identity fields, owned copies of a kx_pqw_opts' (created_by defaults to
+ * "keyetl version <v> (build <id>)"). */
+typedef struct kx_pq_footer_ids {
+    char *created_by;
+    kx_pq_kv *kv;
+    size_t nkv;
+} kx_pq_footer_ids;
+void kx_pq_footer_ids_copy(kx_pq_footer_ids *ids, const kx_pqw_opts *opts);
+void kx_pq_footer_ids_free(kx_pq_footer_ids *ids);
+
 /* FileMetaData fields 5–7 and the closing STOP: key/value metadata (when nkv > 0),
  * created_by, and with `orders` a TypeDefinedOrder ColumnOrder for each of ncols columns. */
 void kx_pq_put_footer_tail(kx_thr_enc *e, const kx_pq_kv *kv, size_t nkv, const char *created_by, bool orders,

@@ -217,9 +217,7 @@ struct kx_pqw {
     int codec, zlevel;
     int64_t rg_rows_max, rg_rows, total_rows;
     size_t page_bytes, dict_max;
-    char *created_by;
-    kx_pq_kv *kv;
-    size_t nkv;
+    kx_pq_footer_ids ids; /* created_by and key/value metadata */
     uint64_t offset;
     scratch *scr;    /* nslots */
     int nslots;      /* opts.workers, at least 1 */
@@ -287,14 +285,7 @@ kx_pqw *kx_pqw_open(const char *path, const kx_pq_colspec *cols, size_t ncols,
     if (w->rg_rows_max > by_bytes) w->rg_rows_max = by_bytes;
     w->page_bytes = opts->page_bytes ? opts->page_bytes : DEFAULT_PAGE_BYTES;
     w->dict_max = opts->dict_max_bytes ? opts->dict_max_bytes : DEFAULT_DICT_BYTES;
-    w->created_by = opts->created_by ? kx_strdup(opts->created_by)
-                                     : kx_strdup("keyetl version " KEYETL_VERSION " (build " KEYETL_BUILD_ID ")");
-    w->nkv = opts->nkv;
-    w->kv = kx_calloc(opts->nkv ? opts->nkv : 1, sizeof *w->kv);
-    for (size_t i = 0; i < opts->nkv; i++) {
-        w->kv[i].key = kx_strdup(opts->kv[i].key);
-        w->kv[i].value = opts->kv[i].value ? kx_strdup(opts->kv[i].value) : NULL;
-    }
+    kx_pq_footer_ids_copy(&w->ids, opts);
     w->nslots = opts->workers > 1 ? opts->workers : 1;
     w->scr = kx_calloc((size_t)w->nslots, sizeof *w->scr);
     if (write_bytes(w, "PAR1", 4, err) != 0) {
@@ -329,12 +320,7 @@ static void free_writer(kx_pqw *w)
     }
     free(w->recs);
     free(w->rg_nrows);
-    for (size_t i = 0; i < w->nkv; i++) {
-        free((char *)w->kv[i].key);
-        free((char *)w->kv[i].value);
-    }
-    free(w->kv);
-    free(w->created_by);
+    kx_pq_footer_ids_free(&w->ids);
     free(w->path);
     kx_pool_destroy(w->pool);
     for (int k = 0; k < w->nslots; k++) {
@@ -380,6 +366,31 @@ void kx_pq_put_page_header(kx_buf *hdr, int page_type, size_t body_len, size_t c
     }
     kx_thr_struct_end(&e);
     kx_buf_putc(hdr, KX_THR_STOP);
+}
+
+void kx_pq_footer_ids_copy(kx_pq_footer_ids *ids, const kx_pqw_opts *opts)
+{
+    ids->created_by = opts->created_by ? kx_strdup(opts->created_by)
+                                       : kx_strdup("keyetl version " KEYETL_VERSION " (build " KEYETL_BUILD_ID ")");
+    ids->nkv = opts->nkv;
+    ids->kv = kx_calloc(opts->nkv ? opts->nkv : 1, sizeof *ids->kv);
+    for (size_t i = 0; i < opts->nkv; i++) {
+        ids->kv[i].key = kx_strdup(opts->kv[i].key);
+        ids->kv[i].value = opts->kv[i].value ? kx_strdup(opts->kv[i].value) : NULL;
+    }
+}
+
+void kx_pq_footer_ids_free(kx_pq_footer_ids *ids)
+{
+    for (size_t i = 0; i < ids->nkv; i++) {
+        free((char *)ids->kv[i].key);
+        free((char *)ids->kv[i].value);
+    }
+    free(ids->kv);
+    free(ids->created_by);
+    ids->kv = NULL;
+    ids->created_by = NULL;
+    ids->nkv = 0;
 }
 
 void kx_pq_put_footer_tail(kx_thr_enc *e, const kx_pq_kv *kv, size_t nkv, const char *created_by, bool orders,
@@ -999,7 +1010,7 @@ static void put_footer(kx_buf *out, const kx_pqw *w)
         kx_thr_put_varint(out, kx_thr_zigzag((int16_t)g));
         kx_thr_struct_end(&e);
     }
-    kx_pq_put_footer_tail(&e, w->kv, w->nkv, w->created_by, true, w->ncols);
+    kx_pq_put_footer_tail(&e, w->ids.kv, w->ids.nkv, w->ids.created_by, true, w->ncols);
 }
 
 /* The last, partial row group (sealed here, sequentially). */

@@ -63,9 +63,7 @@ struct kx_pqc {
     size_t nextra;
     int codec, zlevel;
     void *zctx;
-    char *created_by;
-    kx_pq_kv *kv;
-    size_t nkv;
+    kx_pq_footer_ids ids; /* created_by and key/value metadata */
     uint64_t offset;
     size_t next_rg;     /* source row group being filled */
     int64_t have;       /* rows buffered for it */
@@ -105,12 +103,7 @@ static void free_writer(kx_pqc *w)
         free(w->groups[g].extra);
     }
     free(w->groups);
-    for (size_t i = 0; i < w->nkv; i++) {
-        free((char *)w->kv[i].key);
-        free((char *)w->kv[i].value);
-    }
-    free(w->kv);
-    free(w->created_by);
+    kx_pq_footer_ids_free(&w->ids);
     free(w->path);
     if (w->zctx) ZSTD_freeCCtx(w->zctx);
     kx_buf_free(&w->body);
@@ -166,14 +159,7 @@ kx_pqc *kx_pqc_open(const char *path, kx_pqr *src, const kx_pq_colspec *extra, s
     }
     w->codec = opts->codec;
     w->zlevel = opts->zstd_level ? opts->zstd_level : 1;
-    w->created_by = opts->created_by ? kx_strdup(opts->created_by)
-                                     : kx_strdup("keyetl version " KEYETL_VERSION " (build " KEYETL_BUILD_ID ")");
-    w->nkv = opts->nkv;
-    w->kv = kx_calloc(opts->nkv ? opts->nkv : 1, sizeof *w->kv);
-    for (size_t i = 0; i < opts->nkv; i++) {
-        w->kv[i].key = kx_strdup(opts->kv[i].key);
-        w->kv[i].value = opts->kv[i].value ? kx_strdup(opts->kv[i].value) : NULL;
-    }
+    kx_pq_footer_ids_copy(&w->ids, opts);
     if (w->codec == KX_PQ_CODEC_ZSTD) w->zctx = ZSTD_createCCtx();
     w->groups = kx_calloc(w->sm->nrowgroups ? w->sm->nrowgroups : 1, sizeof *w->groups);
     if (write_bytes(w, "PAR1", 4, err) != 0) {
@@ -509,7 +495,7 @@ static int put_footer(kx_buf *out, const kx_pqc *w, kx_err *err)
     for (size_t g = 0; g < w->ngroups; g++)
         if (put_group(&e, w, &w->groups[g], g, err) != 0) return -1;
     /* the source's statistics follow TypeDefinedOrder when it says so; ours too */
-    kx_pq_put_footer_tail(&e, w->kv, w->nkv, w->created_by, m->has_column_orders, m->ncolumns + w->nextra);
+    kx_pq_put_footer_tail(&e, w->ids.kv, w->ids.nkv, w->ids.created_by, m->has_column_orders, m->ncolumns + w->nextra);
     return 0;
 }
 

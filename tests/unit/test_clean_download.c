@@ -79,17 +79,11 @@ TEST(download_local_import_set_and_hard_links)
     kx_write_file_atomic(a, "hello", 5, NULL);
     kx_write_file_atomic(dot, "x", 1, NULL);
     CHECK(symlink("a.csv", lnk) == 0);
-    kx_config cfg;
-    kx_config_init(&cfg);
-    cfg.parallel_workers = 2;
-    kx_config_set(&cfg, "RAW_SOURCE", src, "test", NULL);
-    kx_log *log = kx_log_new(KX_LOG_OFF);
-    kx_stage_ctx ctx = kx_test_stage_ctx(&cfg, vd, log);
-    int rc = kx_stage_download(&ctx);
-    kx_stage_trees_free(&ctx);
-    int64_t files = json_integer_value(json_object_get(ctx.stats, "files_count"));
-    int64_t size = json_integer_value(json_object_get(ctx.stats, "total_size"));
-    json_decref(ctx.stats);
+    json_t *stats = NULL;
+    int rc = kx_test_download(src, vd, 2, &stats, NULL);
+    int64_t files = json_integer_value(json_object_get(stats, "files_count"));
+    int64_t size = json_integer_value(json_object_get(stats, "total_size"));
+    json_decref(stats);
     char *dst = kx_path_join(vd, "raw_data/web_app_data/a.csv");
     char *dl = kx_path_join(vd, "raw_data/web_app_data/l.csv");
     struct stat s1, s2, s3;
@@ -112,8 +106,6 @@ TEST(download_local_import_set_and_hard_links)
     free(sub);
     free(src);
     free(vd);
-    kx_config_free(&cfg);
-    kx_log_free(log);
     CHECK_EQ_INT(rc, 0);
     CHECK_EQ_INT(files, 2); /* a.csv and l.csv; not .hidden, not sub/ */
     CHECK_EQ_INT(size, 10);
@@ -164,15 +156,7 @@ TEST(download_manifest_bytes_equal_json_dump)
         kx_write_file_atomic(p, names[i], strlen(names[i]), NULL);
         free(p);
     }
-    kx_config cfg;
-    kx_config_init(&cfg);
-    cfg.parallel_workers = 3; /* one linking thread, two hashing */
-    kx_config_set(&cfg, "RAW_SOURCE", src, "test", NULL);
-    kx_log *log = kx_log_new(KX_LOG_OFF);
-    kx_stage_ctx ctx = kx_test_stage_ctx(&cfg, vd, log);
-    int rc = kx_stage_download(&ctx);
-    kx_stage_trees_free(&ctx);
-    json_decref(ctx.stats);
+    int rc = kx_test_download(src, vd, 3, NULL, NULL); /* one linking thread, two hashing */
     char *mpath = kx_path_join(vd, "etl_metadata/download/manifest.json");
     kx_buf file = KX_BUF_INIT, dumped = KX_BUF_INIT;
     kx_read_file(mpath, &file, NULL);
@@ -187,8 +171,6 @@ TEST(download_manifest_bytes_equal_json_dump)
     free(mpath);
     free(src);
     free(vd);
-    kx_config_free(&cfg);
-    kx_log_free(log);
     CHECK_EQ_INT(rc, 0);
     CHECK_EQ_INT(nfiles, 5);
     CHECK(q_ok);
@@ -220,15 +202,7 @@ TEST(download_copies_across_devices)
         kx_write_file_atomic(p, "hello", 5, NULL);
         free(p);
     }
-    kx_config cfg;
-    kx_config_init(&cfg);
-    cfg.parallel_workers = 2;
-    kx_config_set(&cfg, "RAW_SOURCE", src, "test", NULL);
-    kx_log *log = kx_log_new(KX_LOG_OFF);
-    kx_stage_ctx ctx = kx_test_stage_ctx(&cfg, vd, log);
-    int rc = kx_stage_download(&ctx);
-    kx_stage_trees_free(&ctx);
-    json_decref(ctx.stats);
+    int rc = kx_test_download(src, vd, 2, NULL, NULL);
     char *mpath = kx_path_join(vd, "etl_metadata/download/manifest.json");
     char *lpath = kx_path_join(vd, "etl_metadata/download/download_log.json");
     char *copy = kx_path_join(vd, "raw_data/web_app_data/b.txt");
@@ -249,8 +223,6 @@ TEST(download_copies_across_devices)
     free(mpath);
     free(lpath);
     free(copy);
-    kx_config_free(&cfg);
-    kx_log_free(log);
     CHECK_EQ_INT(rc, 0);
     CHECK(b_ok);
     CHECK(copied);

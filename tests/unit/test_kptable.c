@@ -238,24 +238,43 @@ static void add_run(kx_user_keypairs *u, const kx_kp_run *r, const kx_keytab *ke
     }
 }
 
+/* ---- a small table split into 3-row row groups (groups span batches) ---------------------- */
+typedef struct fx_user {
+    const char *uid, *device, *log;
+} fx_user;
+
+/* quoted key, comma key, missing key, "NA", a release before its press, a held key */
+#define FX_AWKWARD_LOG                                                                              \
+    "P,a,100\nP,a,150\nR,a,260\nR,c,390\nP,d,400\nR,d,350\nP,\",410\nR,\",470\nP,,,480\nR,,,530\n" \
+    "P,,620\nR,,700\nP,NA,720\nR,NA,790\n"
+
+/* Builds users from fx and writes them as <tmp>/keypairs (Parquet or CSV, 3-row row groups). */
+static int write_fixture(const fx_user *fx, int n, kx_user_keypairs *users, bool parquet, kx_err *err)
+{
+    char *dir = kx_path_join(kx_test_tmpdir(), "keypairs");
+    kx_mkdirs(dir, NULL);
+    for (int i = 0; i < n; i++) make_user(&users[i], fx[i].uid, fx[i].device, fx[i].log);
+    int wrote = write_table_rg(dir, users, n, parquet, 3, err);
+    free(dir);
+    return wrote;
+}
+
 /* kx_kpscan: groups rebuilt from the runs equal the users written (every field but
  * error_description), in Parquet with 3-row row groups (groups span batches, a batch
  * holds several groups) and in CSV; the same uid under two devices is two groups. */
 static void scan_roundtrip(bool parquet)
 {
     const char *vdir = kx_test_tmpdir();
-    char *dir = kx_path_join(vdir, "keypairs");
-    kx_mkdirs(dir, NULL);
+    static const fx_user fx[] = {
+        {"0123456789abcdef0123456789abcdef", "desktop", FX_AWKWARD_LOG},
+        {"11111111111111111111111111111111", "desktop", "P,x,1\nR,x,2\nP,y,3\nR,y,4.25\n"},
+        {"11111111111111111111111111111111", "mobile", "P,x,1\nR,x,2\nP,y,3\nR,y,4\n"},
+        {"22222222222222222222222222222222", "desktop", "P,q,30\nR,q,90\nP,a,100\nR,a,120\n"},
+    };
     enum { NU = 4 };
     kx_user_keypairs users[NU];
-    make_user(&users[0], "0123456789abcdef0123456789abcdef", "desktop",
-              "P,a,100\nP,a,150\nR,a,260\nR,c,390\nP,d,400\nR,d,350\nP,\",410\nR,\",470\nP,,,480\nR,,,530\n"
-              "P,,620\nR,,700\nP,NA,720\nR,NA,790\n");
-    make_user(&users[1], "11111111111111111111111111111111", "desktop", "P,x,1\nR,x,2\nP,y,3\nR,y,4.25\n");
-    make_user(&users[2], "11111111111111111111111111111111", "mobile", "P,x,1\nR,x,2\nP,y,3\nR,y,4\n");
-    make_user(&users[3], "22222222222222222222222222222222", "desktop", "P,q,30\nR,q,90\nP,a,100\nR,a,120\n");
     kx_err err;
-    int wrote = write_table_rg(dir, users, NU, parquet, 3, &err);
+    int wrote = write_fixture(fx, NU, users, parquet, &err);
     for (int i = 0; i < NU; i++) /* error_description is not offered by the scan */
         for (size_t j = 0; j < users[i].n; j++) users[i].rows[j].error = 0;
     kx_kpscan *s = wrote ? kx_kpscan_open(vdir, KX_KP_COLS_ALL, 2, &err) : NULL;
@@ -279,7 +298,6 @@ static void scan_roundtrip(bool parquet)
     kx_user_keypairs_free(&u);
     kx_kpscan_close(s);
     for (int i = 0; i < NU; i++) kx_user_keypairs_free(&users[i]);
-    free(dir);
     CHECK(wrote);
     CHECK(ok);
     CHECK_EQ_INT(rc, 0);
@@ -305,17 +323,15 @@ static char *batch_csv(const kx_kp_batch *b)
 static void group_matches_rows(bool parquet)
 {
     const char *vdir = kx_test_tmpdir();
-    char *dir = kx_path_join(vdir, "keypairs");
-    kx_mkdirs(dir, NULL);
+    static const fx_user fx[] = {
+        {"0123456789abcdef0123456789abcdef", "desktop", FX_AWKWARD_LOG},
+        {"11111111111111111111111111111111", "mobile", "P,x,1\nR,x,2\nP,y,3\nR,y,4.25\n"},
+        {"22222222222222222222222222222222", "desktop", "P,q,30\nR,q,90\nP,a,100\nR,a,120\n"},
+    };
     enum { NU = 3 };
     kx_user_keypairs users[NU];
-    make_user(&users[0], "0123456789abcdef0123456789abcdef", "desktop",
-              "P,a,100\nP,a,150\nR,a,260\nR,c,390\nP,d,400\nR,d,350\nP,\",410\nR,\",470\nP,,,480\nR,,,530\n"
-              "P,,620\nR,,700\nP,NA,720\nR,NA,790\n");
-    make_user(&users[1], "11111111111111111111111111111111", "mobile", "P,x,1\nR,x,2\nP,y,3\nR,y,4.25\n");
-    make_user(&users[2], "22222222222222222222222222222222", "desktop", "P,q,30\nR,q,90\nP,a,100\nR,a,120\n");
     kx_err err;
-    int wrote = write_table_rg(dir, users, NU, parquet, 3, &err);
+    int wrote = write_fixture(fx, NU, users, parquet, &err);
     kx_kptable *rows = wrote ? kx_kptable_open(vdir, &err) : NULL;
     kx_kptable *cols = wrote ? kx_kptable_open(vdir, &err) : NULL;
     int ok = rows && cols, n = 0, invalid = 0, rc_rows = 0, rc_cols = 0;
@@ -355,7 +371,6 @@ static void group_matches_rows(bool parquet)
     kx_kptable_close(rows);
     kx_kptable_close(cols);
     for (int i = 0; i < NU; i++) kx_user_keypairs_free(&users[i]);
-    free(dir);
     CHECK(wrote);
     CHECK(ok);
     CHECK_EQ_INT(rc_rows, 0);

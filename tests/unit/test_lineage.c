@@ -62,14 +62,8 @@ TEST(lineage_download_hands_over_its_tree)
     put(src, "u1_consent.json", "{}");
     put(src, "u1_1_1_1.csv", "P,a,1\nR,a,2\n");
     put(src, "u2_1_1_1.csv", "P,b,5\n");
-    kx_config cfg;
-    kx_config_init(&cfg);
-    cfg.parallel_workers = 2;
-    kx_config_set(&cfg, "RAW_SOURCE", src, "test", NULL);
-    kx_log *log = kx_log_new(KX_LOG_OFF);
-    kx_stage_ctx ctx = kx_test_stage_ctx(&cfg, vd, log);
-    int rc = kx_stage_download(&ctx);
-    json_decref(ctx.stats);
+    kx_stage_ctx ctx;
+    int rc = kx_test_download(src, vd, 2, NULL, &ctx);
     char *tree = kx_path_join(vd, "raw_data/web_app_data");
     uint64_t size = 0, hash = 0;
     kx_tree_summarize(tree, 1, &size, &hash);
@@ -79,8 +73,6 @@ TEST(lineage_download_hands_over_its_tree)
     free(tree);
     free(src);
     free(vd);
-    kx_config_free(&cfg);
-    kx_log_free(log);
     CHECK_EQ_INT(rc, 0);
     CHECK(handed);
     CHECK_EQ_INT(size, 2 + 12 + 6);
