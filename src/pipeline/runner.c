@@ -909,7 +909,7 @@ static void import_user_checksums(exec_ctx *x)
 /* May stage s reuse the base? Its recorded settings and engine version must equal ours. */
 static bool base_allowed(exec_ctx *x, int s, json_t *settings)
 {
-    if (!x->p->base_record) return false;
+    if (!x->p->base_record || !x->rs->defs[s].reuses_base) return false;
     json_t *b = stage_rec(x->p->base_record, x->rs->defs[s].record_name);
     const char *ev = str_at(b, "engine_version");
     return stage_completed(x->p->base_record, x->rs->defs[s].record_name) && ev && !strcmp(ev, KEYETL_VERSION) &&

@@ -8,15 +8,15 @@
 #define DEP(s) (1u << (s))
 
 const kx_stage_def kx_stage_defs[KX_STAGE_COUNT] = {
-    {KX_STAGE_DOWNLOAD, "download", "download_data", kx_stage_download, 0, "raw_data/web_app_data"},
-    {KX_STAGE_CLEAN, "clean", "clean_data", kx_stage_clean, DEP(KX_STAGE_DOWNLOAD), "cleaned_data"},
-    {KX_STAGE_KEYPAIRS, "keypairs", "extract_keypairs", kx_stage_keypairs, DEP(KX_STAGE_CLEAN), "keypairs"},
-    {KX_STAGE_KVC, "kvc", "extract_kvc_features", kx_stage_kvc, DEP(KX_STAGE_KEYPAIRS), "kvc_features"},
+    {KX_STAGE_DOWNLOAD, "download", "download_data", kx_stage_download, 0, "raw_data/web_app_data", true},
+    {KX_STAGE_CLEAN, "clean", "clean_data", kx_stage_clean, DEP(KX_STAGE_DOWNLOAD), "cleaned_data", true},
+    {KX_STAGE_KEYPAIRS, "keypairs", "extract_keypairs", kx_stage_keypairs, DEP(KX_STAGE_CLEAN), "keypairs", true},
+    {KX_STAGE_KVC, "kvc", "extract_kvc_features", kx_stage_kvc, DEP(KX_STAGE_KEYPAIRS), "kvc_features", false},
     {KX_STAGE_FEATURES, "features", "extract_features", kx_stage_features, DEP(KX_STAGE_KEYPAIRS),
-     "statistical_features"},
+     "statistical_features", false},
     {KX_STAGE_TOP_IL, "top_il", "extract_top_il_features", kx_stage_top_il, DEP(KX_STAGE_FEATURES),
-     "statistical_IL_top_<k>_features"},
-    {KX_STAGE_EDA, "eda", "run_eda", kx_stage_eda, DEP(KX_STAGE_KEYPAIRS), "eda_reports/data_quality"},
+     "statistical_IL_top_<k>_features", false},
+    {KX_STAGE_EDA, "eda", "run_eda", kx_stage_eda, DEP(KX_STAGE_KEYPAIRS), "eda_reports/data_quality", false},
 };
 
 const kx_stage_def *kx_stage_by_name(const char *cli_name)

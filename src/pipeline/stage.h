@@ -54,6 +54,8 @@ typedef struct kx_stage_def {
     kx_stage_fn run;
     unsigned deps;           /* bit mask of direct dependencies (1u << kx_stage_id) */
     const char *output_path; /* first folder it writes, relative to the version folder */
+    bool reuses_base;        /* takes data from an incremental base (05 §6.4: download, clean,
+                                keypairs); the others always recompute and get no base */
 } kx_stage_def;
 
 extern const kx_stage_def kx_stage_defs[KX_STAGE_COUNT];

@@ -491,7 +491,7 @@ typedef struct kp_out {
     char *cleaning_id;
     kx_eda_sidecar base_scan;   /* the base's sidecar, for reused folders */
     bool base_scan_ok;
-    const kx_eda_sc_folder **base_scan_idx; /* sorted by (folder, device name) */
+    struct kp_key_ref *base_scan_idx; /* its folders sorted by (folder, device name) */
 } kp_out;
 
 static void dist_add_n(kp_out *o, int slot, long long n)
@@ -802,43 +802,36 @@ static int swap_in(const char *staging, const char *final, kx_err *err)
 
 /* ---- incremental reuse (02 §7, 05 §6.4) -------------------------------------------------------- */
 
-static const kx_kp_ustats *sort_base; /* qsort context (single-threaded planning only) */
+/* A sorted (folder, device) index over the entries of a base sidecar: lookups of this run's
+ * folders without a qsort context (the keys are in the elements; `at` breaks ties). */
+typedef struct kp_key_ref {
+    const char *folder, *device;
+    long at; /* entry index in the sidecar */
+} kp_key_ref;
 
-static int cmp_ustat_idx(const void *a, const void *b)
-{
-    const kx_kp_ustat *x = &sort_base->v[*(const long *)a], *y = &sort_base->v[*(const long *)b];
-    int c = strcmp(x->folder, y->folder);
-    return c ? c : strcmp(x->device, y->device);
-}
-
-/* Index of the base sidecar entry (folder, device) through the sorted index; -1 if none. */
-static long find_ustat(const kx_kp_ustats *s, const long *idx, const char *folder, const char *device)
-{
-    size_t lo = 0, hi = s->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const kx_kp_ustat *u = &s->v[idx[mid]];
-        int c = strcmp(u->folder, folder);
-        if (!c) c = strcmp(u->device, device);
-        if (c == 0) return idx[mid];
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
-    }
-    return -1;
-}
-
-static const char *const *scan_base_devices; /* qsort context (single-threaded planning only) */
-
-static int cmp_scan_folder(const kx_eda_sc_folder *x, const char *folder, const char *device)
+static int cmp_key(const kp_key_ref *x, const char *folder, const char *device)
 {
     int c = strcmp(x->folder, folder);
-    return c ? c : strcmp(scan_base_devices[x->device], device);
+    return c ? c : strcmp(x->device, device);
 }
 
-static int cmp_scan_idx(const void *a, const void *b)
+static int cmp_key_ref(const void *a, const void *b)
 {
-    const kx_eda_sc_folder *y = *(kx_eda_sc_folder *const *)b;
-    return cmp_scan_folder(*(kx_eda_sc_folder *const *)a, y->folder, scan_base_devices[y->device]);
+    const kp_key_ref *x = a, *y = b;
+    int c = cmp_key(x, y->folder, y->device);
+    return c ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+/* Position of the first element equal to (folder, device), or n if none. */
+static size_t key_first(const kp_key_ref *v, size_t n, const char *folder, const char *device)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_key(&v[mid], folder, device) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < n && cmp_key(&v[lo], folder, device) == 0 ? lo : n;
 }
 
 /* Loads the base's eda sidecar so that reused folders' records can be carried over. */
@@ -851,25 +844,19 @@ static void open_base_scan(kp_out *o)
     if (!o->base_scan_ok) return;
     const kx_eda_sidecar *bs = &o->base_scan;
     o->base_scan_idx = kx_malloc((bs->n + 1) * sizeof *o->base_scan_idx);
-    for (size_t i = 0; i < bs->n; i++) o->base_scan_idx[i] = &bs->f[i];
-    scan_base_devices = (const char *const *)bs->devices;
-    kx_qsort(o->base_scan_idx, bs->n, sizeof *o->base_scan_idx, cmp_scan_idx);
+    for (size_t i = 0; i < bs->n; i++)
+        o->base_scan_idx[i] = (kp_key_ref){bs->f[i].folder, bs->devices[bs->f[i].device], (long)i};
+    kx_qsort(o->base_scan_idx, bs->n, sizeof *o->base_scan_idx, cmp_key_ref);
 }
 
 /* The base sidecar record of (folder, device); NULL if none or not unique. */
 static const kx_eda_sc_folder *find_base_scan(const kp_out *o, const char *folder, const char *device)
 {
     const kx_eda_sidecar *bs = &o->base_scan;
-    size_t lo = 0, hi = bs->n;
-    scan_base_devices = (const char *const *)bs->devices;
-    while (lo < hi) { /* first record >= (folder, device) */
-        size_t mid = lo + (hi - lo) / 2;
-        if (cmp_scan_folder(o->base_scan_idx[mid], folder, device) < 0) lo = mid + 1;
-        else hi = mid;
-    }
-    if (lo == bs->n || cmp_scan_folder(o->base_scan_idx[lo], folder, device) != 0) return NULL;
-    if (lo + 1 < bs->n && cmp_scan_folder(o->base_scan_idx[lo + 1], folder, device) == 0) return NULL;
-    return o->base_scan_idx[lo];
+    size_t at = key_first(o->base_scan_idx, bs->n, folder, device);
+    if (at == bs->n) return NULL;
+    if (at + 1 < bs->n && cmp_key(&o->base_scan_idx[at + 1], folder, device) == 0) return NULL;
+    return &bs->f[o->base_scan_idx[at].at];
 }
 
 /* A reused folder's eda sidecar record: the base's, with this run's device and partition
@@ -948,18 +935,19 @@ static long *plan_reuse(kp_out *o, const kp_folders *folders)
     long *plan = NULL;
     if (open_base(o, &cur, &base)) {
         const kx_kp_ustats *bs = &o->base_ustats;
-        long *idx = kx_malloc((bs->n + 1) * sizeof *idx);
-        for (size_t i = 0; i < bs->n; i++) idx[i] = (long)i;
-        sort_base = bs;
-        kx_qsort(idx, bs->n, sizeof *idx, cmp_ustat_idx);
+        kp_key_ref *idx = kx_malloc((bs->n + 1) * sizeof *idx);
+        for (size_t i = 0; i < bs->n; i++) idx[i] = (kp_key_ref){bs->v[i].folder, bs->v[i].device, (long)i};
+        kx_qsort(idx, bs->n, sizeof *idx, cmp_key_ref);
         plan = kx_malloc((folders->n + 1) * sizeof *plan);
         long last = -1;
         for (size_t i = 0; i < folders->n; i++) {
             const kp_folder *f = &folders->v[i];
             const kx_user_sum *a = kx_user_sums_find(&cur, f->name);
             long j = -1;
-            if (kx_user_sum_same(a, kx_user_sums_find(&base, f->name)) && a->complete)
-                j = find_ustat(bs, idx, f->name, o->ctx->cfg->device_types[f->device]);
+            if (kx_user_sum_same(a, kx_user_sums_find(&base, f->name)) && a->complete) {
+                size_t at = key_first(idx, bs->n, f->name, o->ctx->cfg->device_types[f->device]);
+                if (at < bs->n) j = idx[at].at;
+            }
             /* a read error in the base is not reused (02 §7); nor are entries out of order */
             if (j >= 0 && (bs->v[j].read_errors > 0 || j <= last)) j = -1;
             plan[i] = j;

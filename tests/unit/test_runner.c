@@ -532,6 +532,12 @@ TEST(runner_incremental_base_selection)
     json_decref(r);
     CHECK_EQ_STR(fake_base[KX_STAGE_CLEAN], a.version_id);
     CHECK_EQ_STR(fake_base[KX_STAGE_KEYPAIRS], a.version_id);
+    CHECK_EQ_STR(fake_base[KX_STAGE_DOWNLOAD], a.version_id);
+    /* the recomputing stages never get a base (05 §6.4) */
+    CHECK_EQ_STR(fake_base[KX_STAGE_KVC], "");
+    CHECK_EQ_STR(fake_base[KX_STAGE_FEATURES], "");
+    CHECK_EQ_STR(fake_base[KX_STAGE_TOP_IL], "");
+    CHECK_EQ_STR(fake_base[KX_STAGE_EDA], "");
     /* a clean setting differs: clean may not reuse, keypairs still may */
     kx_config_set(&e.cfg, "CLEAN_MIN_ROWS", "10", "test", NULL);
     CHECK_EQ_INT(run_with(&e, KX_MODE_FULL, NULL, 0, NULL, false, &c), 0);
