@@ -571,17 +571,22 @@ static void add_counts(kp_out *o, const kp_counts *c)
     for (int i = 0; i < c->ndist; i++) dist_add_n(o, c->order[i], c->dist[c->order[i]]);
 }
 
+/* Appends formatted invalid_sequences.csv rows (opening the file at the first ones). */
+static int put_invalid_rows(kp_out *o, const void *rows, size_t n, kx_err *err)
+{
+    if (n == 0) return 0;
+    if (lazy_open(o, &o->inv, &o->inv_open, "invalid_sequences.csv", kx_kp_columns, KX_KP_NCOLS, err) != 0) return -1;
+    o->inv_pos += (int64_t)n;
+    o->inv_row_bytes += (int64_t)n;
+    return kx_afile_write(&o->inv, rows, n, err);
+}
+
 /* Table rows and invalid_sequences.csv rows of one prepared user run. */
 static int write_prepared(kp_out *o, const kp_prepared *p, kx_err *err)
 {
     if (p->b.n == 0) return 0;
     if (kx_tw_write(o->tw, p->b.n, p->b.cols, err) != 0) return -1;
-    if (p->inv.len == 0) return 0;
-    if (lazy_open(o, &o->inv, &o->inv_open, "invalid_sequences.csv", kx_kp_columns, KX_KP_NCOLS, err) != 0)
-        return -1;
-    o->inv_pos += (int64_t)p->inv.len;
-    o->inv_row_bytes += (int64_t)p->inv.len;
-    return kx_afile_write(&o->inv, p->inv.data, p->inv.len, err);
+    return put_invalid_rows(o, p->inv.data, p->inv.len, err);
 }
 
 /* The same for a user taken from the base version: its columns as read (no row structs),
@@ -1011,7 +1016,8 @@ static int fetch_rows(kp_out *o, long j, kx_kp_group *g, kx_err *e)
 /* Everything taken from the base for entry j, read before anything is written. */
 typedef struct kp_reuse_in {
     bool copy;               /* CSV-only: copy table bytes instead of rows */
-    kx_kp_group grp;         /* row path: the user's columns */
+    bool csv_bytes;          /* CSV written: kp and inv hold the base's bytes */
+    kx_kp_group grp;         /* row path: the user's columns (Parquet written) */
     kx_buf kp, inv, mal;     /* byte ranges */
     int slot[KX_KPE_COUNT + 1];
     long long count[KX_KPE_COUNT + 1];
@@ -1029,13 +1035,17 @@ static void reuse_in_free(kp_reuse_in *in)
 static int fetch_base(kp_out *o, long j, kp_reuse_in *in, kx_err *e)
 {
     const kx_kp_ustat *s = &o->base_ustats.v[j];
-    in->copy = !o->ctx->cfg->out_parquet && o->ctx->cfg->out_csv;
+    const kx_config *cfg = o->ctx->cfg;
+    in->copy = !cfg->out_parquet && cfg->out_csv;
+    in->csv_bytes = cfg->out_csv;
     if (read_range(o->base_mal_fd, s->mal_offset, s->mal_bytes, &in->mal, e) != 0) return -1;
+    if (in->csv_bytes) {
+        if (s->rows > 0 && s->kp_offset < 0) return kx_fail(e, "the base wrote no keypairs.csv");
+        if (read_range(o->base_kp_fd, s->kp_offset, s->kp_bytes, &in->kp, e) != 0 ||
+            read_range(o->base_inv_fd, s->inv_offset, s->inv_bytes, &in->inv, e) != 0)
+            return -1;
+    }
     if (!in->copy) return fetch_rows(o, j, &in->grp, e);
-    if (s->rows > 0 && s->kp_offset < 0) return kx_fail(e, "the base wrote no keypairs.csv");
-    if (read_range(o->base_kp_fd, s->kp_offset, s->kp_bytes, &in->kp, e) != 0 ||
-        read_range(o->base_inv_fd, s->inv_offset, s->inv_bytes, &in->inv, e) != 0)
-        return -1;
     return parse_errors(s->errors, in->slot, in->count, &in->nslots, e);
 }
 
@@ -1051,11 +1061,16 @@ static int put_copied(kp_out *o, const kx_kp_ustat *s, const kp_reuse_in *in, kx
     o->f_outliers = s->outliers;
     for (int i = 0; i < in->nslots; i++) dist_add_n(o, in->slot[i], in->count[i]);
     if (in->kp.len && kx_tw_write_csv_bytes(o->tw, in->kp.data, in->kp.len, err) != 0) return -1;
-    if (!in->inv.len) return 0;
-    if (lazy_open(o, &o->inv, &o->inv_open, "invalid_sequences.csv", kx_kp_columns, KX_KP_NCOLS, err) != 0) return -1;
-    o->inv_pos += (int64_t)in->inv.len;
-    o->inv_row_bytes += (int64_t)in->inv.len;
-    return kx_afile_write(&o->inv, in->inv.data, in->inv.len, err);
+    return put_invalid_rows(o, in->inv.data, in->inv.len, err);
+}
+
+/* Parquet + CSV: the rows go to Parquet only; keypairs.csv and invalid_sequences.csv get the
+ * base's bytes of the same rows (what formatting them would give: same settings and engine). */
+static int write_group_csv_copied(kp_out *o, const kx_kp_group *g, const kp_reuse_in *in, kx_err *err)
+{
+    if (g->b.n > 0 && kx_tw_write_with_csv_bytes(o->tw, g->b.n, g->b.cols, in->kp.data, in->kp.len, err) != 0)
+        return -1;
+    return put_invalid_rows(o, in->inv.data, in->inv.len, err);
 }
 
 /* A folder taken over from the base: same rows, malformed lines and counters as if it had
@@ -1082,7 +1097,7 @@ static int consume_reused(kp_out *o, long j, kx_err *err)
         kp_counts c;
         count_group(&in.grp, &c);
         add_counts(o, &c);
-        rc = write_group(o, &in.grp, err);
+        rc = in.csv_bytes ? write_group_csv_copied(o, &in.grp, &in, err) : write_group(o, &in.grp, err);
     }
     if (rc == 0 && in.mal.len) {
         rc = lazy_open(o, &o->mal, &o->mal_open, "malformed_rows.csv", malformed_cols, 5, err);

@@ -81,15 +81,18 @@ typedef struct inc_run {
     json_t *clean_stats, *kp_stats;
 } inc_run;
 
+/* Output formats of run_stages: each reuse path of keypairs (02 §7) has its own test. */
+typedef enum { FMT_CSV, FMT_PARQUET, FMT_BOTH } inc_formats;
+
 /* clean + keypairs on version folder vdir (raw data already there), optionally with a base. */
-static int run_stages(inc_run *r, const char *vdir, const char *base, int batch_size)
+static int run_stages(inc_run *r, const char *vdir, const char *base, int batch_size, inc_formats fmt)
 {
     memset(r, 0, sizeof *r);
     kx_config_init(&r->cfg);
     r->cfg.parallel_workers = 2;
     r->cfg.batch_size = batch_size;
-    r->cfg.out_parquet = false; /* CSV only: exercises the byte-copy reuse path of keypairs */
-    r->cfg.out_csv = true;
+    r->cfg.out_parquet = fmt != FMT_CSV;
+    r->cfg.out_csv = fmt != FMT_PARQUET;
     r->log = kx_log_new(KX_LOG_OFF);
     kx_stage_ctx ctx = kx_test_stage_ctx(&r->cfg, vdir, r->log);
     ctx.base_version_id = base ? "base" : NULL;
@@ -218,7 +221,9 @@ static int synth(const char *dir, int64_t users)
     return kx_synth_write(&p, dir, &s, NULL);
 }
 
-TEST(incremental_equals_full_run_and_reuses_unchanged_users)
+/* A: 12 synthetic users; base = clean + keypairs of A; B = A − 1 user + 2 new users + 1
+ * changed file. B from scratch and B with the base must give identical files. */
+static void check_incremental_equals_full_run(inc_formats fmt)
 {
     const char *tmp = kx_test_tmpdir();
     char *A = kx_path_join(tmp, "A"), *C = kx_path_join(tmp, "C"), *B = kx_path_join(tmp, "B");
@@ -236,7 +241,7 @@ TEST(incremental_equals_full_run_and_reuses_unchanged_users)
      * an orphan release before the base is built, then stays unchanged), Y (complete,
      * changed in B), R (removed in B). */
     CHECK(link_all(A, base_raw, NULL) == 0);
-    CHECK(run_stages(&r0, base, NULL, 100) == 0);
+    CHECK(run_stages(&r0, base, NULL, 100, fmt) == 0);
     char uid[14][33], *X = NULL, *Y = NULL, *R = NULL;
     for (int i = 0; i < 14; i++) kx_synth_uid(SEED, i, uid[i]);
     for (int i = 0; i < 12; i++) {
@@ -251,7 +256,7 @@ TEST(incremental_equals_full_run_and_reuses_unchanged_users)
     CHECK(append_line(A, name, "R,q,1\nnot a keystroke line\n") == 0);
     age_files(A);
     CHECK(link_all(A, base_raw, NULL) == 0);
-    CHECK(run_stages(&r1, base, NULL, 100) == 0);
+    CHECK(run_stages(&r1, base, NULL, 100, fmt) == 0);
     /* B = A − R + users 12 and 13 of C, and Y's file changed (new file, new inode). */
     CHECK(link_all(A, B, R) == 0);
     char *news[2] = {uid[12], uid[13]};
@@ -259,8 +264,8 @@ TEST(incremental_equals_full_run_and_reuses_unchanged_users)
     snprintf(name, sizeof name, "f_%s_0.csv", Y);
     CHECK(append_line(B, name, "P,z,9999999999999\n") == 0);
     CHECK(link_all(B, full_raw, NULL) == 0 && link_all(B, incr_raw, NULL) == 0);
-    CHECK(run_stages(&rf, full, NULL, 100) == 0);
-    CHECK(run_stages(&ri, incr, base, 3) == 0);
+    CHECK(run_stages(&rf, full, NULL, 100, fmt) == 0);
+    CHECK(run_stages(&ri, incr, base, 3, fmt) == 0);
 
     static const char *const trees[] = {"cleaned_data", "keypairs", "etl_metadata/cleaning", "etl_metadata/keypairs"};
     size_t nfiles = 0;
@@ -301,6 +306,13 @@ TEST(incremental_equals_full_run_and_reuses_unchanged_users)
     free(A), free(B), free(C), free(base), free(full), free(incr), free(base_raw), free(full_raw), free(incr_raw);
 }
 
+/* CSV only: table and invalid rows copied as bytes, counters from the sidecar. */
+TEST(incremental_equals_full_run_csv) { check_incremental_equals_full_run(FMT_CSV); }
+/* Parquet only: rows decoded from the base table and written again. */
+TEST(incremental_equals_full_run_parquet) { check_incremental_equals_full_run(FMT_PARQUET); }
+/* Both: rows to Parquet, CSV bytes copied alongside (kx_tw_write_with_csv_bytes). */
+TEST(incremental_equals_full_run_parquet_and_csv) { check_incremental_equals_full_run(FMT_BOTH); }
+
 TEST(incremental_unusable_base_processes_everything)
 {
     const char *tmp = kx_test_tmpdir();
@@ -308,7 +320,7 @@ TEST(incremental_unusable_base_processes_everything)
     char *empty = kx_path_join(tmp, "empty");
     CHECK(synth(A, 4) == 0 && link_all(A, raw, NULL) == 0 && kx_mkdirs(empty, NULL) == 0);
     inc_run r;
-    CHECK(run_stages(&r, v, empty, 100) == 0);
+    CHECK(run_stages(&r, v, empty, 100, FMT_BOTH) == 0);
     CHECK_EQ_INT(stat_int(r.clean_stats, "reused_users"), 0);
     CHECK_EQ_INT(stat_int(r.clean_stats, "processed_users"), 4);
     CHECK_EQ_INT(stat_int(r.kp_stats, "reused_users"), 0);
