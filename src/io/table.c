@@ -21,7 +21,6 @@ struct kx_tw {
     size_t ncols;
     kx_table_opts opts;
     bool csv_open;
-    bool rows_skip_csv;    /* kx_tw_write_with_csv_bytes: rows go to Parquet only */
     kx_afile csv;
     kx_buf csvbuf;
     int64_t csv_flushed;   /* CSV bytes already handed to the file */
@@ -254,7 +253,7 @@ static void seg_item(void *arg, size_t index, int slot)
  * so that every slot gets work. */
 static size_t csv_chunks(const kx_tw *w, size_t n, size_t *chunk_rows)
 {
-    if (!w->csv_open || w->rows_skip_csv) return 0;
+    if (!w->csv_open) return 0;
     size_t rows = CSV_CHUNK_ROWS;
     if (!w->pq) {
         size_t share = (n + 2 * (size_t)kx_pool_slots(w->pool) - 1) / (2 * (size_t)kx_pool_slots(w->pool));
@@ -276,7 +275,7 @@ static int write_segment(kx_tw *w, size_t from, size_t n, const kx_column *cols,
         out->cap = out->n;
     }
     size_t written = pending_bytes(w) + (w->pending < 0 ? w->csvbuf.len : 0);
-    j.nwrite = w->csv_open && !w->rows_skip_csv && written > 0;
+    j.nwrite = w->csv_open && written > 0;
     w->write_rc = 0;
     int slots = kx_pool_slots(w->pool);
     for (int k = 0; k < slots; k++) w->slot_fail[k] = SIZE_MAX;
@@ -331,7 +330,7 @@ int kx_tw_write(kx_tw *w, size_t nrows, const kx_column *cols, kx_err *err)
     int par = write_parallel(w, nrows, cols, err);
     if (par != 0) return par < 0 ? -1 : 0;
     settle_pending(w);
-    if (w->csv_open && !w->rows_skip_csv) {
+    if (w->csv_open) {
         kx_csv_put_rows(&w->csvbuf, w->cols, w->ncols, nrows, cols);
         if (w->csvbuf.len > (1u << 20) && flush_csv(w, err) != 0) return -1;
     }
@@ -351,19 +350,6 @@ int kx_tw_write_csv_bytes(kx_tw *w, const void *p, size_t n, kx_err *err)
     kx_buf_put(&w->csvbuf, p, n);
     if (w->csvbuf.len > (1u << 20)) return flush_csv(w, err);
     return 0;
-}
-
-int kx_tw_write_with_csv_bytes(kx_tw *w, size_t nrows, const kx_column *cols, const void *csv, size_t csv_len,
-                               kx_err *err)
-{
-    if (!w->csv_open || !w->pq) return kx_fail(err, "CSV bytes with rows need a Parquet + CSV table writer");
-    settle_pending(w); /* earlier rows' CSV first */
-    kx_buf_put(&w->csvbuf, csv, csv_len);
-    if (w->csvbuf.len > (1u << 20) && flush_csv(w, err) != 0) return -1;
-    w->rows_skip_csv = true;
-    int rc = kx_tw_write(w, nrows, cols, err);
-    w->rows_skip_csv = false;
-    return rc;
 }
 
 int kx_tw_commit(kx_tw *w, kx_err *err)

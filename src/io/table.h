@@ -59,10 +59,6 @@ int64_t kx_tw_csv_pos(const kx_tw *w);
 /* Appends CSV rows formatted earlier by a writer with the same columns (incremental reuse
  * copies them byte for byte). Only for CSV-only writers (fails if Parquet is also open). */
 int kx_tw_write_csv_bytes(kx_tw *w, const void *p, size_t n, kx_err *err);
-/* Writer with both formats: the rows go to Parquet, and csv (csv_len bytes, the same rows as
- * formatted earlier by a writer with the same columns) to CSV. Same files as kx_tw_write. */
-int kx_tw_write_with_csv_bytes(kx_tw *w, size_t nrows, const kx_column *cols, const void *csv, size_t csv_len,
-                               kx_err *err);
 /* Finishes both files and renames them into place; frees w (also on failure). */
 int kx_tw_commit(kx_tw *w, kx_err *err);
 /* Removes the temporary files and frees w. */

@@ -1016,8 +1016,7 @@ static int fetch_rows(kp_out *o, long j, kx_kp_group *g, kx_err *e)
 /* Everything taken from the base for entry j, read before anything is written. */
 typedef struct kp_reuse_in {
     bool copy;               /* CSV-only: copy table bytes instead of rows */
-    bool csv_bytes;          /* CSV written: kp and inv hold the base's bytes */
-    kx_kp_group grp;         /* row path: the user's columns (Parquet written) */
+    kx_kp_group grp;         /* row path: the user's columns */
     kx_buf kp, inv, mal;     /* byte ranges */
     int slot[KX_KPE_COUNT + 1];
     long long count[KX_KPE_COUNT + 1];
@@ -1035,17 +1034,13 @@ static void reuse_in_free(kp_reuse_in *in)
 static int fetch_base(kp_out *o, long j, kp_reuse_in *in, kx_err *e)
 {
     const kx_kp_ustat *s = &o->base_ustats.v[j];
-    const kx_config *cfg = o->ctx->cfg;
-    in->copy = !cfg->out_parquet && cfg->out_csv;
-    in->csv_bytes = cfg->out_csv;
+    in->copy = !o->ctx->cfg->out_parquet && o->ctx->cfg->out_csv;
     if (read_range(o->base_mal_fd, s->mal_offset, s->mal_bytes, &in->mal, e) != 0) return -1;
-    if (in->csv_bytes) {
-        if (s->rows > 0 && s->kp_offset < 0) return kx_fail(e, "the base wrote no keypairs.csv");
-        if (read_range(o->base_kp_fd, s->kp_offset, s->kp_bytes, &in->kp, e) != 0 ||
-            read_range(o->base_inv_fd, s->inv_offset, s->inv_bytes, &in->inv, e) != 0)
-            return -1;
-    }
     if (!in->copy) return fetch_rows(o, j, &in->grp, e);
+    if (s->rows > 0 && s->kp_offset < 0) return kx_fail(e, "the base wrote no keypairs.csv");
+    if (read_range(o->base_kp_fd, s->kp_offset, s->kp_bytes, &in->kp, e) != 0 ||
+        read_range(o->base_inv_fd, s->inv_offset, s->inv_bytes, &in->inv, e) != 0)
+        return -1;
     return parse_errors(s->errors, in->slot, in->count, &in->nslots, e);
 }
 
@@ -1061,15 +1056,6 @@ static int put_copied(kp_out *o, const kx_kp_ustat *s, const kp_reuse_in *in, kx
     o->f_outliers = s->outliers;
     for (int i = 0; i < in->nslots; i++) dist_add_n(o, in->slot[i], in->count[i]);
     if (in->kp.len && kx_tw_write_csv_bytes(o->tw, in->kp.data, in->kp.len, err) != 0) return -1;
-    return put_invalid_rows(o, in->inv.data, in->inv.len, err);
-}
-
-/* Parquet + CSV: the rows go to Parquet only; keypairs.csv and invalid_sequences.csv get the
- * base's bytes of the same rows (what formatting them would give: same settings and engine). */
-static int write_group_csv_copied(kp_out *o, const kx_kp_group *g, const kp_reuse_in *in, kx_err *err)
-{
-    if (g->b.n > 0 && kx_tw_write_with_csv_bytes(o->tw, g->b.n, g->b.cols, in->kp.data, in->kp.len, err) != 0)
-        return -1;
     return put_invalid_rows(o, in->inv.data, in->inv.len, err);
 }
 
@@ -1097,7 +1083,7 @@ static int consume_reused(kp_out *o, long j, kx_err *err)
         kp_counts c;
         count_group(&in.grp, &c);
         add_counts(o, &c);
-        rc = in.csv_bytes ? write_group_csv_copied(o, &in.grp, &in, err) : write_group(o, &in.grp, err);
+        rc = write_group(o, &in.grp, err);
     }
     if (rc == 0 && in.mal.len) {
         rc = lazy_open(o, &o->mal, &o->mal_open, "malformed_rows.csv", malformed_cols, 5, err);

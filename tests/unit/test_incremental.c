@@ -310,7 +310,7 @@ static void check_incremental_equals_full_run(inc_formats fmt)
 TEST(incremental_equals_full_run_csv) { check_incremental_equals_full_run(FMT_CSV); }
 /* Parquet only: rows decoded from the base table and written again. */
 TEST(incremental_equals_full_run_parquet) { check_incremental_equals_full_run(FMT_PARQUET); }
-/* Both: rows to Parquet, CSV bytes copied alongside (kx_tw_write_with_csv_bytes). */
+/* Both: rows decoded from the base table, written to Parquet and formatted as CSV. */
 TEST(incremental_equals_full_run_parquet_and_csv) { check_incremental_equals_full_run(FMT_BOTH); }
 
 TEST(incremental_unusable_base_processes_everything)
