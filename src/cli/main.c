@@ -1,4 +1,5 @@
 /* main.c — `keyetl` command dispatcher. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,6 +27,17 @@ static void usage(FILE *f)
                "exit codes: 0 success, 1 a stage failed, 2 invalid invocation, 3 version busy\n");
 }
 
+/* stdio reports a failed write (full disk, closed pipe) only when the buffer is flushed: a
+ * command whose output was lost must not exit 0. */
+static int finish_stdout(int rc)
+{
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout)) return rc;
+    if (errno) fprintf(stderr, "keyetl: cannot write standard output: %s\n", strerror(errno));
+    else fprintf(stderr, "keyetl: cannot write standard output\n");
+    return rc ? rc : 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -34,14 +46,14 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
-        return 0;
+        return finish_stdout(0);
     }
     if (!strcmp(argv[1], "--version")) {
         printf("keyetl %s (build %s)\n", KEYETL_VERSION, KEYETL_BUILD_ID);
-        return 0;
+        return finish_stdout(0);
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) return finish_stdout(commands[i].fn(argc - 1, argv + 1));
     fprintf(stderr, "keyetl: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

@@ -40,6 +40,17 @@ if [ $rc = 2 ] && [[ $out == *"Missing dependencies for clean: download"* ]] && 
 expect runs/incr-without-version 2 K run --mode incr
 expect runs/force-without-current 2 K run --mode force
 expect runs/no-source 2 K run --mode full
+# output lost to a full disk is a failure (exit 1, message), not a silent success
+if [ -w /dev/full ]; then
+  for args in "--help" "config show" "versions list"; do
+    # shellcheck disable=SC2086
+    err=$(K $args 2>&1 >/dev/full); rc=$?
+    if [ $rc = 1 ] && [[ $err == *"cannot write standard output: No space left on device"* ]]; then
+      pass "runs/stdout-full-disk ($args)"; else fail "runs/stdout-full-disk ($args)" "rc=$rc $err"; fi
+  done
+else
+  skip runs/stdout-full-disk "/dev/full not writable"
+fi
 expect runs/local-only-s3 2 K run --mode full --source s3://bucket/uploads/ --local-only
 expect runs/bad-setting 2 K run --source x --set TOP_K=0
 expect runs/bad-bool 2 K run --source x --set INCLUDE_PII=maybe
