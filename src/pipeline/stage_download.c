@@ -684,72 +684,64 @@ static void hand_over_tree(kx_stage_ctx *ctx, kx_dirent *const *objs, size_t n)
     kx_stage_add_tree(ctx, "raw_data/web_app_data", &sum);
 }
 
-int kx_stage_download(kx_stage_ctx *ctx)
+/* One import from a local folder, from the listing to download_log.json (kx_stage_download). */
+typedef struct dl_run {
+    dl_paths p;
+    char *src, *src_abs, *uri; /* the source as configured, resolved, and as a file:// URI */
+    kx_dirlist listing;        /* the source folder, readdir order */
+    kx_dirent **objs;          /* the import set in name order (pointers into listing) */
+    size_t *link_order;        /* object indices in readdir order */
+    size_t n;
+    char (*hex)[65];           /* per object: sha256 of the imported content */
+    int64_t *mtimes;           /* per object: mtime when hashed; INT64_MIN for copies */
+    bool *failed;              /* per object: still failed after the retry rounds */
+    kx_retry_stats rs;
+    json_t *errors, *failed_files; /* download_log.json: messages, source URIs of failed objects */
+    int64_t ok_files, ok_bytes;
+} dl_run;
+
+/* Resolves the source folder and lists its import set (01 §3.1). */
+static int list_source(kx_stage_ctx *ctx, dl_run *r)
 {
-    dl_paths p = {kx_asprintf("%s/raw_data", ctx->version_dir), kx_asprintf("%s/raw_data/web_app_data", ctx->version_dir),
-                  kx_asprintf("%s/raw_data/.web_app_data.partial", ctx->version_dir),
-                  kx_asprintf("%s/etl_metadata/download", ctx->version_dir)};
-    const kx_config *cfg = ctx->cfg;
-    if (ctx->local_only && (!cfg->raw_source || !*cfg->raw_source) && dir_has_entries(p.dest)) {
-        int r = adopt_existing(ctx, &p);
-        free_paths(&p);
-        return r;
-    }
-    json_t *start = kx_json_timestamp_now(), *errors = json_array(), *failed_files = json_array();
-    kx_retry_stats rs = {0, 0, 0, 0};
-    kx_dirlist l = {NULL, 0};
-    kx_dirent **objs = NULL;
-    size_t *link_order = NULL;
-    bool *failed = NULL;
-    char *src_abs = NULL, *uri = NULL;
-    int64_t ok_files = 0, ok_bytes = 0;
-    kx_dirlist imported = {NULL, 0}; /* the import set, for the manifest */
-    char (*hex)[65] = NULL;          /* sha256 per imported object */
-    int64_t *mtimes = NULL;          /* mtime per imported object when hashed */
-    int rc = -1;
-    char *src = local_source_path(ctx, &ctx->err);
-    if (!src) goto out;
-    if (!kx_is_dir(src)) {
-        kx_fail(&ctx->err, "source folder %s does not exist or is not a folder", src);
-        goto out;
-    }
-    src_abs = realpath(src, NULL);
-    if (!src_abs) {
-        kx_fail_errno(&ctx->err, "cannot resolve source folder %s", src);
-        goto out;
-    }
-    uri = kx_asprintf("file://%s%s", src_abs, strcmp(src_abs, "/") ? "/" : "");
+    r->src = local_source_path(ctx, &ctx->err);
+    if (!r->src) return -1;
+    if (!kx_is_dir(r->src)) return kx_fail(&ctx->err, "source folder %s does not exist or is not a folder", r->src);
+    r->src_abs = realpath(r->src, NULL);
+    if (!r->src_abs) return kx_fail_errno(&ctx->err, "cannot resolve source folder %s", r->src);
+    r->uri = kx_asprintf("file://%s%s", r->src_abs, strcmp(r->src_abs, "/") ? "/" : "");
     /* Types from readdir (sizes when each file is opened), in readdir order for linking. */
-    if (kx_list_dir_ex(src_abs, &l, KX_LIST_NO_SIZE | KX_LIST_FS_ORDER, &ctx->err) != 0) goto out;
-    size_t n = import_set(&l, &objs, &link_order);
-    if (n == 0) {
-        kx_fail(&ctx->err, "source folder %s holds no files to import", src);
-        goto out;
-    }
-    kx_logf(ctx->log, KX_LOG_INFO, COMP, "Importing %zu files from %s", n, uri);
-    if (kx_rmtree(p.staging, &ctx->err) || kx_mkdirs(p.staging, &ctx->err)) goto out;
+    if (kx_list_dir_ex(r->src_abs, &r->listing, KX_LIST_NO_SIZE | KX_LIST_FS_ORDER, &ctx->err) != 0) return -1;
+    r->n = import_set(&r->listing, &r->objs, &r->link_order);
+    if (r->n == 0) return kx_fail(&ctx->err, "source folder %s holds no files to import", r->src);
+    return 0;
+}
+
+/* Copies (links) every object into a fresh staging folder with retries (01 §3.2 steps 1–2),
+ * taking unchanged files' hashes from the base version when there is one. */
+static int import_objects(kx_stage_ctx *ctx, dl_run *r)
+{
+    size_t n = r->n;
+    kx_logf(ctx->log, KX_LOG_INFO, COMP, "Importing %zu files from %s", n, r->uri);
+    if (kx_rmtree(r->p.staging, &ctx->err) || kx_mkdirs(r->p.staging, &ctx->err)) return -1;
+    r->hex = kx_calloc(n, 65);
+    r->mtimes = kx_calloc(n, sizeof *r->mtimes);
+    for (size_t i = 0; i < n; i++) r->mtimes[i] = INT64_MIN; /* copies: no mtime recorded */
+    r->failed = kx_calloc(n, sizeof *r->failed);
     base_import base;
     bool have_base = base_load(ctx, &base);
-    local_job job = {src_abs, p.staging, open(src_abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC),
-                     open(p.staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC), objs, link_order, kx_calloc(n, 65),
-                     kx_calloc(n, sizeof(int64_t)), have_base ? &base : NULL, kx_calloc(n, sizeof(size_t)), NULL, 0};
-    for (size_t i = 0; i < n; i++) job.mtime_ns[i] = INT64_MIN; /* copies: no mtime recorded */
+    local_job job = {r->src_abs, r->p.staging, open(r->src_abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC),
+                     open(r->p.staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r->objs, r->link_order, r->hex,
+                     r->mtimes, have_base ? &base : NULL, kx_calloc(n, sizeof(size_t)), NULL, 0};
+    int rc = 0;
     if (job.src_fd < 0 || job.staging_fd < 0) {
-        kx_fail_errno(&ctx->err, "cannot open %s", job.src_fd < 0 ? src_abs : p.staging);
-        if (job.src_fd >= 0) close(job.src_fd);
-        if (job.staging_fd >= 0) close(job.staging_fd);
-        free(job.hex);
-        free(job.mtime_ns);
-        free(job.reused);
-        base_free(&base);
-        goto out;
+        rc = kx_fail_errno(&ctx->err, "cannot open %s", job.src_fd < 0 ? r->src_abs : r->p.staging);
+    } else {
+        kx_download_objects_with(n, ctx->cfg->parallel_workers, local_first_pass, fetch_local, &job, real_sleep,
+                                 r->errors, r->failed, &r->rs);
     }
-    failed = kx_calloc(n, sizeof *failed);
-    kx_download_objects_with(n, cfg->parallel_workers, local_first_pass, fetch_local, &job, real_sleep, errors, failed,
-                             &rs);
-    close(job.src_fd);
-    close(job.staging_fd);
-    if (have_base) {
+    if (job.src_fd >= 0) close(job.src_fd);
+    if (job.staging_fd >= 0) close(job.staging_fd);
+    if (rc == 0 && have_base) {
         size_t reused = 0;
         for (size_t i = 0; i < n; i++) reused += job.reused[i];
         kx_logf(ctx->log, KX_LOG_INFO, COMP, "%zu of %zu files unchanged since base version %s (not re-read)", reused,
@@ -757,62 +749,93 @@ int kx_stage_download(kx_stage_ctx *ctx)
     }
     free(job.reused);
     base_free(&base);
-    imported.items = kx_calloc(n, sizeof *imported.items);
-    for (size_t i = 0; i < n; i++) imported.items[imported.n++] = *objs[i]; /* names stay owned by l */
-    hex = job.hex;
-    mtimes = job.mtime_ns;
-    for (size_t i = 0; i < n; i++) {
-        if (failed[i]) {
-            char *f = kx_path_join(uri, objs[i]->name);
-            json_array_append_new(failed_files, kx_json_str(f));
+    return rc;
+}
+
+/* Counts what was imported and lists what failed (01 §3.2 step 3: any failure fails the stage). */
+static int tally_objects(kx_stage_ctx *ctx, dl_run *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->failed[i]) {
+            char *f = kx_path_join(r->uri, r->objs[i]->name);
+            json_array_append_new(r->failed_files, kx_json_str(f));
             free(f);
         } else {
-            ok_files++;
-            ok_bytes += (int64_t)objs[i]->size;
+            r->ok_files++;
+            r->ok_bytes += (int64_t)r->objs[i]->size;
         }
     }
-    kx_logf(ctx->log, KX_LOG_INFO, COMP, "Imported %lld files (%lld bytes)", (long long)ok_files, (long long)ok_bytes);
-    if (rs.final_failed) {
-        kx_fail(&ctx->err, "%zu of %zu files could not be imported from %s (see download_log.json)", rs.final_failed,
-                n, uri);
-        goto out;
+    kx_logf(ctx->log, KX_LOG_INFO, COMP, "Imported %lld files (%lld bytes)", (long long)r->ok_files,
+            (long long)r->ok_bytes);
+    if (r->rs.final_failed)
+        return kx_fail(&ctx->err, "%zu of %zu files could not be imported from %s (see download_log.json)",
+                       r->rs.final_failed, r->n, r->uri);
+    return 0;
+}
+
+/* Swaps staging in for web_app_data (step 3), writes the manifest, hands the tree summary
+ * to the runner. */
+static int publish(kx_stage_ctx *ctx, dl_run *r)
+{
+    if (kx_rmtree(r->p.dest, &ctx->err)) return -1;
+    if (rename(r->p.staging, r->p.dest) != 0)
+        return kx_fail_errno(&ctx->err, "cannot rename %s to %s", r->p.staging, r->p.dest);
+    kx_dirlist imported = {kx_calloc(r->n, sizeof *imported.items), 0}; /* names stay owned by the listing */
+    for (size_t i = 0; i < r->n; i++) imported.items[imported.n++] = *r->objs[i];
+    int rc = kx_mkdirs(r->p.meta_dir, &ctx->err);
+    if (rc == 0) rc = write_manifest(ctx, &r->p, r->uri, &imported, r->hex, r->mtimes, &ctx->err);
+    free(imported.items);
+    if (rc == 0) hand_over_tree(ctx, r->objs, r->n);
+    return rc;
+}
+
+static void dl_run_free(dl_run *r)
+{
+    json_decref(r->errors);
+    json_decref(r->failed_files);
+    kx_dirlist_free(&r->listing);
+    free(r->objs);
+    free(r->link_order);
+    free(r->hex);
+    free(r->mtimes);
+    free(r->failed);
+    free(r->src);
+    free(r->src_abs);
+    free(r->uri);
+    free_paths(&r->p);
+}
+
+int kx_stage_download(kx_stage_ctx *ctx)
+{
+    dl_run r;
+    memset(&r, 0, sizeof r);
+    r.p = (dl_paths){kx_asprintf("%s/raw_data", ctx->version_dir), kx_asprintf("%s/raw_data/web_app_data", ctx->version_dir),
+                     kx_asprintf("%s/raw_data/.web_app_data.partial", ctx->version_dir),
+                     kx_asprintf("%s/etl_metadata/download", ctx->version_dir)};
+    if (ctx->local_only && (!ctx->cfg->raw_source || !*ctx->cfg->raw_source) && dir_has_entries(r.p.dest)) {
+        int rc = adopt_existing(ctx, &r.p);
+        free_paths(&r.p);
+        return rc;
     }
-    if (kx_rmtree(p.dest, &ctx->err)) goto out;
-    if (rename(p.staging, p.dest) != 0) {
-        kx_fail_errno(&ctx->err, "cannot rename %s to %s", p.staging, p.dest);
-        goto out;
-    }
-    if (kx_mkdirs(p.meta_dir, &ctx->err) || write_manifest(ctx, &p, uri, &imported, hex, mtimes, &ctx->err))
-        goto out;
-    hand_over_tree(ctx, objs, n);
-    rc = 0;
-out:
+    json_t *start = kx_json_timestamp_now();
+    r.errors = json_array();
+    r.failed_files = json_array();
+    int rc = list_source(ctx, &r);
+    if (rc == 0) rc = import_objects(ctx, &r);
+    if (rc == 0) rc = tally_objects(ctx, &r);
+    if (rc == 0) rc = publish(ctx, &r);
     if (rc != 0) {
-        kx_rmtree(p.staging, NULL);
-        json_array_append_new(errors, kx_json_str(ctx->err.msg));
+        kx_rmtree(r.p.staging, NULL);
+        json_array_append_new(r.errors, kx_json_str(ctx->err.msg));
     }
-    {
-        kx_err lerr;
-        if (write_log(&p, ok_files, ok_bytes, errors, start, &rs, failed_files, &lerr) != 0 && rc == 0)
-            rc = kx_fail(&ctx->err, "%s", lerr.msg);
-    }
+    kx_err lerr; /* download_log.json is written in every case (step 3) */
+    if (write_log(&r.p, r.ok_files, r.ok_bytes, r.errors, start, &r.rs, r.failed_files, &lerr) != 0 && rc == 0)
+        rc = kx_fail(&ctx->err, "%s", lerr.msg);
     if (rc != 0) {
         json_decref(ctx->stats);
         ctx->stats = NULL;
     }
     json_decref(start);
-    json_decref(errors);
-    json_decref(failed_files);
-    kx_dirlist_free(&l);
-    free(objs);
-    free(link_order);
-    free(imported.items);
-    free(hex);
-    free(mtimes);
-    free(failed);
-    free(src);
-    free(src_abs);
-    free(uri);
-    free_paths(&p);
+    dl_run_free(&r);
     return rc;
 }
