@@ -301,7 +301,17 @@ static bool one_of(const char *v, const char *const *allowed)
     return false;
 }
 
-int kx_cmd_versions(int argc, char **argv)
+/* The parsed command line of `keyetl versions`. */
+typedef struct vargs {
+    vopts o;
+    const char *config_dir, *sub, *arg; /* subcommand and its argument (NULL if none) */
+    kx_config_overrides ov;
+    bool help;
+} vargs;
+
+/* Options (getopt_long); -1 with err set on an invalid one. */
+static int parse_options(int argc, char **argv, vargs *a, bool *list_opts, bool *delete_opts, bool *json,
+                         kx_err *err)
 {
     enum { O_CFGDIR = 256, O_SET, O_JSON, O_FORMAT, O_STATUS, O_LIMIT, O_ARTIFACTS, O_FORCE };
     static const struct option opts[] = {
@@ -312,108 +322,120 @@ int kx_cmd_versions(int argc, char **argv)
         {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
     static const char *const formats[] = {"table", "json", "ids", NULL};
     static const char *const statuses[] = {"all", "completed", "failed", "in_progress", "archived", NULL};
-    kx_config_overrides ov = {0};
-    kx_config_notes notes = {0};
-    kx_config cfg;
-    kx_config_init(&cfg);
-    kx_err err = {{0}};
-    vopts o = {NULL, 20, NULL, false, false};
-    const char *config_dir = NULL;
-    bool json = false, list_opts = false, delete_opts = false;
-    kx_catalog *cat = NULL;
-    const char *sub = NULL;
-    int c, rc = 2;
+    int c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
-        case O_CFGDIR: config_dir = optarg; break;
+        case O_CFGDIR: a->config_dir = optarg; break;
         case O_SET:
-            if (kx_config_overrides_add_kv(&ov, optarg, &err) != 0) goto bad_msg;
+            if (kx_config_overrides_add_kv(&a->ov, optarg, err) != 0) return -1;
             break;
-        case O_JSON: json = true; break;
+        case O_JSON: *json = true; break;
         case O_FORMAT:
-            if (!one_of(optarg, formats)) {
-                kx_fail(&err, "invalid --format '%s' (allowed: table, json, ids)", optarg);
-                goto bad_msg;
-            }
-            o.format = optarg;
-            list_opts = true;
+            if (!one_of(optarg, formats)) return kx_fail(err, "invalid --format '%s' (allowed: table, json, ids)", optarg);
+            a->o.format = optarg;
+            *list_opts = true;
             break;
         case O_STATUS:
-            if (!one_of(optarg, statuses)) {
-                kx_fail(&err, "invalid --status '%s' (allowed: all, completed, failed, in_progress, archived)", optarg);
-                goto bad_msg;
-            }
-            o.status = optarg;
-            list_opts = true;
+            if (!one_of(optarg, statuses))
+                return kx_fail(err, "invalid --status '%s' (allowed: all, completed, failed, in_progress, archived)",
+                               optarg);
+            a->o.status = optarg;
+            *list_opts = true;
             break;
         case O_LIMIT: {
             char *end;
-            o.limit = strtol(optarg, &end, 10);
-            if (*end || !*optarg || o.limit < 1) {
-                kx_fail(&err, "invalid --limit '%s' (a positive integer)", optarg);
-                goto bad_msg;
-            }
-            list_opts = true;
+            a->o.limit = strtol(optarg, &end, 10);
+            if (*end || !*optarg || a->o.limit < 1) return kx_fail(err, "invalid --limit '%s' (a positive integer)", optarg);
+            *list_opts = true;
             break;
         }
-        case O_ARTIFACTS: o.artifacts = delete_opts = true; break;
-        case O_FORCE: o.force = delete_opts = true; break;
-        case 'h': versions_usage(stdout); rc = 0; goto out;
-        case ':': kx_fail(&err, "option '%s' needs a value", argv[optind - 1]); goto bad_msg;
-        default: kx_fail(&err, "unknown option '%s'", argv[optind - 1]); goto bad_msg;
+        case O_ARTIFACTS: a->o.artifacts = *delete_opts = true; break;
+        case O_FORCE: a->o.force = *delete_opts = true; break;
+        case 'h': a->help = true; return 0;
+        case ':': return kx_fail(err, "option '%s' needs a value", argv[optind - 1]);
+        default: return kx_fail(err, "unknown option '%s'", argv[optind - 1]);
         }
     }
-    sub = optind < argc ? argv[optind] : NULL;
+    return 0;
+}
+
+/* Options, then the subcommand and its argument, checked against each other. */
+static int parse_versions_args(int argc, char **argv, vargs *a, kx_err *err)
+{
+    bool json = false, list_opts = false, delete_opts = false;
+    if (parse_options(argc, argv, a, &list_opts, &delete_opts, &json, err) != 0 || a->help) return a->help ? 0 : -1;
+    a->sub = optind < argc ? argv[optind] : NULL;
     int nargs = argc - optind - 1;
-    const char *arg = nargs >= 1 ? argv[optind + 1] : NULL;
+    a->arg = nargs >= 1 ? argv[optind + 1] : NULL;
+    const char *sub = a->sub;
     bool needs_arg = sub && (one_of(sub, (const char *const[]){"show", "delete", "archive", "export", NULL}));
-    if (!sub || !one_of(sub, (const char *const[]){"list", "show", "current", "delete", "archive", "export", NULL})) {
-        kx_fail(&err, sub ? "unknown subcommand '%s'" : "missing subcommand%s", sub ? sub : "");
-        goto bad_msg;
-    }
-    if (nargs != (needs_arg ? 1 : 0)) {
-        kx_fail(&err, needs_arg ? "'%s' needs exactly one argument" : "'%s' takes no argument", sub);
-        goto bad_msg;
-    }
-    if ((list_opts && strcmp(sub, "list")) || (delete_opts && strcmp(sub, "delete"))) {
-        kx_fail(&err, "option not valid for '%s'", sub);
-        goto bad_msg;
-    }
+    if (!sub || !one_of(sub, (const char *const[]){"list", "show", "current", "delete", "archive", "export", NULL}))
+        return kx_fail(err, sub ? "unknown subcommand '%s'" : "missing subcommand%s", sub ? sub : "");
+    if (nargs != (needs_arg ? 1 : 0))
+        return kx_fail(err, needs_arg ? "'%s' needs exactly one argument" : "'%s' takes no argument", sub);
+    if ((list_opts && strcmp(sub, "list")) || (delete_opts && strcmp(sub, "delete")))
+        return kx_fail(err, "option not valid for '%s'", sub);
     if (json && strcmp(sub, "list") == 0) {
-        if (o.format && strcmp(o.format, "json")) {
-            kx_fail(&err, "--json conflicts with --format %s", o.format);
-            goto bad_msg;
-        }
-        o.format = "json";
+        if (a->o.format && strcmp(a->o.format, "json"))
+            return kx_fail(err, "--json conflicts with --format %s", a->o.format);
+        a->o.format = "json";
     }
-    if (kx_config_load(&cfg, config_dir, &ov, &notes, &err) != 0) goto bad_msg;
-    kx_log *log = kx_log_new(cfg.log_level);
-    kx_config_notes_emit(&notes, log);
-    kx_log_free(log);
+    return 0;
+}
+
+/* Opens the catalog (for writing only for delete/archive, and only when it exists) and runs
+ * the subcommand. Read subcommands never create the catalog. */
+static int run_subcommand(const vargs *a, const kx_config *cfg, kx_err *err)
+{
+    kx_catalog *cat = NULL;
+    const char *sub = a->sub;
     bool writes = !strcmp(sub, "delete") || !strcmp(sub, "archive");
-    if (kx_catalog_open(&cfg, KX_CATALOG_READ, &cat, &err) != 0) goto bad_msg;
+    if (kx_catalog_open(cfg, KX_CATALOG_READ, &cat, err) != 0) return -1;
     if (writes && cat) { /* reopen for writing only when the database exists */
         kx_catalog_close(cat);
         cat = NULL;
-        if (kx_catalog_open(&cfg, KX_CATALOG_WRITE, &cat, &err) != 0) goto bad_msg;
+        if (kx_catalog_open(cfg, KX_CATALOG_WRITE, &cat, err) != 0) return -1;
     }
-    if (!strcmp(sub, "list")) rc = cmd_list(cat, &o);
-    else if (!strcmp(sub, "show")) rc = cmd_show(cat, arg);
+    int rc;
+    if (!strcmp(sub, "list")) rc = cmd_list(cat, &a->o);
+    else if (!strcmp(sub, "show")) rc = cmd_show(cat, a->arg);
     else if (!strcmp(sub, "current")) rc = cmd_current(cat);
-    else if (!strcmp(sub, "delete")) rc = cmd_delete(cat, &cfg, arg, &o);
-    else if (!strcmp(sub, "archive")) rc = cmd_archive(cat, arg);
-    else rc = cmd_export(cat, arg);
-    goto out;
-bad_msg:
+    else if (!strcmp(sub, "delete")) rc = cmd_delete(cat, cfg, a->arg, &a->o);
+    else if (!strcmp(sub, "archive")) rc = cmd_archive(cat, a->arg);
+    else rc = cmd_export(cat, a->arg);
+    kx_catalog_close(cat);
+    return rc;
+}
+
+int kx_cmd_versions(int argc, char **argv)
+{
+    vargs a = {{NULL, 20, NULL, false, false}, NULL, NULL, NULL, {0}, false};
+    kx_config_notes notes = {0};
+    kx_config cfg;
+    kx_config_init(&cfg);
+    kx_err err = {{0}};
+    int rc = 2;
+    if (parse_versions_args(argc, argv, &a, &err) != 0) goto bad;
+    if (a.help) {
+        versions_usage(stdout);
+        rc = 0;
+        goto out;
+    }
+    if (kx_config_load(&cfg, a.config_dir, &a.ov, &notes, &err) != 0) goto bad;
+    kx_log *log = kx_log_new(cfg.log_level);
+    kx_config_notes_emit(&notes, log);
+    kx_log_free(log);
+    rc = run_subcommand(&a, &cfg, &err);
+    if (rc >= 0) goto out;
+bad:
     fprintf(stderr, "keyetl versions: %s\n", err.msg);
-    if (!sub) versions_usage(stderr);
+    if (!a.sub) versions_usage(stderr);
     rc = 2;
 out:
-    kx_catalog_close(cat);
     kx_config_notes_free(&notes);
-    kx_config_overrides_free(&ov);
+    kx_config_overrides_free(&a.ov);
     kx_config_free(&cfg);
     return rc;
 }
