@@ -359,7 +359,72 @@ static bool same_source(const kx_config *cfg, const json_t *rec)
     return !strcmp(src, cfg->raw_source ? cfg->raw_source : "");
 }
 
-/* Chooses mode and target version (§4.1). */
+/* The default mode (§4.1): resume the given version, or the newest one when it is
+ * in_progress/failed from the same RAW_SOURCE; else a new full version. p->reason says why. */
+static kx_run_mode default_mode(const run_state *rs, run_plan *p, json_t *v, json_t *newest)
+{
+    const kx_run_opts *o = rs->o;
+    json_t *resume = o->version_id ? v : newest;
+    const char *st = resume ? str_at(resume, "status") : NULL;
+    if (o->version_id && v) {
+        snprintf(p->reason, sizeof p->reason, "incr (version %s given and exists)", o->version_id);
+        return KX_MODE_INCR;
+    }
+    if (!o->version_id && st && (!strcmp(st, "in_progress") || !strcmp(st, "failed")) && same_source(rs->cfg, resume)) {
+        snprintf(p->reason, sizeof p->reason, "incr (resuming %s version %s)", st, str_at(resume, "id"));
+        return KX_MODE_INCR;
+    }
+    snprintf(p->reason, sizeof p->reason, "full (%s)", o->version_id ? "new version with the given id" : "new version");
+    return KX_MODE_FULL;
+}
+
+/* The target of p->mode (§4.1 table): an existing version (its record copied) or a new id.
+ * v: the --version-id version if it exists; cur: the current one; newest: the newest live. */
+static int choose_target(run_state *rs, run_plan *p, json_t *v, json_t *cur, json_t *newest)
+{
+    const kx_run_opts *o = rs->o;
+    json_t *t = NULL;
+    switch (p->mode) {
+    case KX_MODE_FULL:
+        if (v) {
+            snprintf(p->vid, sizeof p->vid, "%s", o->version_id);
+            p->record = json_deep_copy(v);
+        } else if (o->version_id) {
+            snprintf(p->vid, sizeof p->vid, "%s", o->version_id);
+            p->create = true;
+        } else {
+            kx_make_version_id(p->vid, NULL);
+            p->create = p->generated_id = true;
+        }
+        return 0;
+    case KX_MODE_INCR:
+        t = o->version_id ? v : newest;
+        if (!t)
+            return o->version_id ? stop(rs, KX_EXIT_INVALID, "unknown version %s", o->version_id)
+                                 : stop(rs, KX_EXIT_INVALID, "No version found. Run with --mode full first.");
+        break;
+    case KX_MODE_FORCE:
+        t = o->version_id ? v : cur;
+        if (!t)
+            return o->version_id ? stop(rs, KX_EXIT_INVALID, "unknown version %s", o->version_id)
+                                 : stop(rs, KX_EXIT_INVALID, "no current version to force-run: run with --mode full "
+                                                             "first");
+        if (o->n_stage_names == 0) { /* a new, empty child */
+            p->parent_vid = kx_strdup(str_at(t, "id"));
+            p->id_suffix = "force";
+            kx_make_version_id(p->vid, p->id_suffix);
+            p->create = p->generated_id = true;
+            return 0;
+        }
+        break; /* with -s: in place */
+    default: return 0;
+    }
+    snprintf(p->vid, sizeof p->vid, "%s", str_at(t, "id"));
+    p->record = json_deep_copy(t);
+    return 0;
+}
+
+/* Chooses mode and target version (§4.1), and the base of a full run (§6.4). */
 static int choose_version(run_state *rs, run_plan *p, kx_catalog *cat, json_t *list)
 {
     const kx_run_opts *o = rs->o;
@@ -375,82 +440,20 @@ static int choose_version(run_state *rs, run_plan *p, kx_catalog *cat, json_t *l
     if (o->version_id && !v && !kx_version_id_valid(o->version_id)) {
         code = stop(rs, KX_EXIT_INVALID, "invalid version id '%s' (expected [A-Za-z0-9][A-Za-z0-9._-]*, at most 200 "
                                          "characters)", o->version_id);
-        goto out;
-    }
-    if (v && is_archived(v)) {
+    } else if (v && is_archived(v)) {
         code = stop(rs, KX_EXIT_INVALID, "version %s is archived and cannot be run", o->version_id);
-        goto out;
-    }
-    if (p->mode == KX_MODE_DEFAULT) {
-        json_t *resume = o->version_id ? v : newest;
-        const char *st = resume ? str_at(resume, "status") : NULL;
-        if (o->version_id && v) {
-            p->mode = KX_MODE_INCR;
-            snprintf(p->reason, sizeof p->reason, "incr (version %s given and exists)", o->version_id);
-        } else if (!o->version_id && st && (!strcmp(st, "in_progress") || !strcmp(st, "failed")) &&
-                   same_source(rs->cfg, resume)) {
-            p->mode = KX_MODE_INCR;
-            snprintf(p->reason, sizeof p->reason, "incr (resuming %s version %s)", st, str_at(resume, "id"));
-        } else {
-            p->mode = KX_MODE_FULL;
-            snprintf(p->reason, sizeof p->reason, "full (%s)",
-                     o->version_id ? "new version with the given id" : "new version");
-        }
     } else {
-        snprintf(p->reason, sizeof p->reason, "%s (as requested)", kx_run_mode_name(p->mode));
-    }
-    switch (p->mode) {
-    case KX_MODE_FULL:
-        if (v) {
-            snprintf(p->vid, sizeof p->vid, "%s", o->version_id);
-            p->record = json_deep_copy(v);
-        } else if (o->version_id) {
-            snprintf(p->vid, sizeof p->vid, "%s", o->version_id);
-            p->create = true;
-        } else {
-            kx_make_version_id(p->vid, NULL);
-            p->create = p->generated_id = true;
-        }
-        break;
-    case KX_MODE_INCR: {
-        json_t *t = o->version_id ? v : newest;
-        if (!t) {
-            code = o->version_id ? stop(rs, KX_EXIT_INVALID, "unknown version %s", o->version_id)
-                                 : stop(rs, KX_EXIT_INVALID, "No version found. Run with --mode full first.");
-            goto out;
-        }
-        snprintf(p->vid, sizeof p->vid, "%s", str_at(t, "id"));
-        p->record = json_deep_copy(t);
-        break;
-    }
-    case KX_MODE_FORCE: {
-        json_t *t = o->version_id ? v : cur;
-        if (!t) {
-            code = o->version_id ? stop(rs, KX_EXIT_INVALID, "unknown version %s", o->version_id)
-                                 : stop(rs, KX_EXIT_INVALID, "no current version to force-run: run with --mode full "
-                                                             "first");
-            goto out;
-        }
-        if (o->n_stage_names > 0) { /* in place */
-            snprintf(p->vid, sizeof p->vid, "%s", str_at(t, "id"));
-            p->record = json_deep_copy(t);
-        } else { /* a new, empty child */
-            p->parent_vid = kx_strdup(str_at(t, "id"));
-            p->id_suffix = "force";
-            kx_make_version_id(p->vid, p->id_suffix);
-            p->create = p->generated_id = true;
-        }
-        break;
-    }
-    default: break;
+        if (p->mode == KX_MODE_DEFAULT) p->mode = default_mode(rs, p, v, newest);
+        else snprintf(p->reason, sizeof p->reason, "%s (as requested)", kx_run_mode_name(p->mode));
+        code = choose_target(rs, p, v, cur, newest);
     }
     /* §6.4: base version for full runs */
-    if (p->mode == KX_MODE_FULL && rs->cfg->incremental && cur && (p->create || strcmp(str_at(cur, "id"), p->vid) != 0) &&
-        stage_completed(cur, "clean_data") && stage_completed(cur, "extract_keypairs")) {
+    if (code == 0 && p->mode == KX_MODE_FULL && rs->cfg->incremental && cur &&
+        (p->create || strcmp(str_at(cur, "id"), p->vid) != 0) && stage_completed(cur, "clean_data") &&
+        stage_completed(cur, "extract_keypairs")) {
         p->base_vid = kx_strdup(str_at(cur, "id"));
         p->base_record = json_deep_copy(cur);
     }
-out:
     free(current);
     return code;
 }
