@@ -180,6 +180,43 @@ char *kx_config_get_display(const kx_config *c, size_t i)
     return kx_strdup(KX_REDACTED);
 }
 
+/* DEVICE_TYPES: a non-empty list of [a-z0-9_-]+ names, duplicates dropped (first kept). */
+static int set_device_types(kx_config *c, const char *v, kx_err *err)
+{
+    char items[KX_MAX_DEVICE_TYPES][64];
+    size_t n = split_list(v, items, KX_MAX_DEVICE_TYPES);
+    if (n == 0) return kx_fail(err, "invalid value for DEVICE_TYPES: '%s' (empty list)", v);
+    for (size_t i = 0; i < n; i++)
+        for (const char *p = items[i]; *p; p++)
+            if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '-'))
+                return kx_fail(err, "invalid value for DEVICE_TYPES: '%s' (items must match [a-z0-9_-]+)", v);
+    for (size_t i = 0; i < c->n_device_types; i++) free(c->device_types[i]);
+    c->n_device_types = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool dup = false;
+        for (size_t j = 0; j < c->n_device_types; j++) dup |= !strcmp(c->device_types[j], items[i]);
+        if (!dup) c->device_types[c->n_device_types++] = kx_strdup(items[i]);
+    }
+    return 0;
+}
+
+/* OUTPUT_FORMATS: a non-empty list of parquet and/or csv. */
+static int set_output_formats(kx_config *c, const char *v, kx_err *err)
+{
+    char items[8][64];
+    size_t n = split_list(v, items, 8);
+    bool pq = false, csv = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(items[i], "parquet")) pq = true;
+        else if (!strcmp(items[i], "csv")) csv = true;
+        else return kx_fail(err, "invalid value for OUTPUT_FORMATS: '%s' (allowed: parquet, csv)", v);
+    }
+    if (!pq && !csv) return kx_fail(err, "invalid value for OUTPUT_FORMATS: '%s' (empty list)", v);
+    c->out_parquet = pq;
+    c->out_csv = csv;
+    return 0;
+}
+
 static int set_value(kx_config *c, const char *k, const char *v, kx_err *err)
 {
     int64_t i64 = 0;
@@ -206,20 +243,7 @@ static int set_value(kx_config *c, const char *k, const char *v, kx_err *err)
     else if (!strcmp(k, "AWS_SECRET_ACCESS_KEY")) set_str(&c->aws_secret_access_key, v);
     else if (!strcmp(k, "AWS_SESSION_TOKEN")) set_str(&c->aws_session_token, v);
     else if (!strcmp(k, "DEVICE_TYPES")) {
-        char items[KX_MAX_DEVICE_TYPES][64];
-        size_t n = split_list(v, items, KX_MAX_DEVICE_TYPES);
-        if (n == 0) return kx_fail(err, "invalid value for DEVICE_TYPES: '%s' (empty list)", v);
-        for (size_t i = 0; i < n; i++)
-            for (const char *p = items[i]; *p; p++)
-                if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '-'))
-                    return kx_fail(err, "invalid value for DEVICE_TYPES: '%s' (items must match [a-z0-9_-]+)", v);
-        for (size_t i = 0; i < c->n_device_types; i++) free(c->device_types[i]);
-        c->n_device_types = 0;
-        for (size_t i = 0; i < n; i++) {
-            bool dup = false;
-            for (size_t j = 0; j < c->n_device_types; j++) dup |= !strcmp(c->device_types[j], items[i]);
-            if (!dup) c->device_types[c->n_device_types++] = kx_strdup(items[i]);
-        }
+        if (set_device_types(c, v, err) != 0) return -1;
     } else if (!strcmp(k, "INCLUDE_PII")) {
         if (parse_bool(k, v, &b, err)) return -1;
         c->include_pii = b;
@@ -240,17 +264,7 @@ static int set_value(kx_config *c, const char *k, const char *v, kx_err *err)
         if (parse_int(k, v, 0, INT64_MAX, &i64, err)) return -1;
         c->clean_min_rows = i64;
     } else if (!strcmp(k, "OUTPUT_FORMATS")) {
-        char items[8][64];
-        size_t n = split_list(v, items, 8);
-        bool pq = false, csv = false;
-        for (size_t i = 0; i < n; i++) {
-            if (!strcmp(items[i], "parquet")) pq = true;
-            else if (!strcmp(items[i], "csv")) csv = true;
-            else return kx_fail(err, "invalid value for OUTPUT_FORMATS: '%s' (allowed: parquet, csv)", v);
-        }
-        if (!pq && !csv) return kx_fail(err, "invalid value for OUTPUT_FORMATS: '%s' (empty list)", v);
-        c->out_parquet = pq;
-        c->out_csv = csv;
+        if (set_output_formats(c, v, err) != 0) return -1;
     } else if (!strcmp(k, "BATCH_SIZE")) {
         if (parse_int(k, v, 1, 100000000, &i64, err)) return -1;
         c->batch_size = i64;
