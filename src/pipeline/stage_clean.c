@@ -384,100 +384,128 @@ static bool files_unchanged(const clean_job *job, const user_slot *u)
     return same;
 }
 
+/* What classify_user gathers while it goes through one user's files. */
+typedef struct user_scan {
+    kx_user_hash *h;      /* the user checksum (01 §5.4) */
+    str_list short_names; /* CSV files with fewer than CLEAN_MIN_ROWS rows ... */
+    int64_t *short_rows;  /* ... and their row counts */
+    bool *renamed;        /* per planned copy: its name matched the task pattern exactly */
+    kx_buf data;          /* one file's bytes; reused across the user's files */
+    kept_file kept[2];    /* demographics, consent */
+    char kept_names[2][80];
+} user_scan;
+
+static void user_scan_init(user_scan *sc, const user_slot *u)
+{
+    size_t n = u->nfiles ? u->nfiles : 1;
+    *sc = (user_scan){kx_user_hash_new(), {0}, kx_calloc(n, sizeof *sc->short_rows), kx_calloc(n, sizeof *sc->renamed),
+                      KX_BUF_INIT, {{false, KX_BUF_INIT}, {false, KX_BUF_INIT}}, {{0}}};
+    snprintf(sc->kept_names[0], sizeof sc->kept_names[0], "%s_demographics.json", u->uid);
+    snprintf(sc->kept_names[1], sizeof sc->kept_names[1], "%s_consent.json", u->uid);
+}
+
+static void user_scan_free(user_scan *sc)
+{
+    sl_free(&sc->short_names);
+    free(sc->short_rows);
+    free(sc->renamed);
+    kx_buf_free(&sc->data);
+    kx_buf_free(&sc->kept[0].data);
+    kx_buf_free(&sc->kept[1].data);
+}
+
+/* One file of the user: name checks, content (checksum, row count, kept JSON) unless the
+ * user is reused, and its copy plan. */
+static int scan_file(clean_job *job, user_slot *u, user_scan *sc, size_t i)
+{
+    kx_dirent *e = &job->list.items[u->files[i]];
+    if (kx_clean_is_timestamp_file(e->name)) u->has_ts = true;
+    kx_task_name t;
+    bool exact = kx_clean_parse_task_name(e->name, &t);
+    bool used = !exact || kx_clean_task_consistent(&t);
+    if (!used) sl_push(&u->issues, kx_asprintf("Inconsistent platform letter or sequence: %s", e->name));
+    bool count = used && ends_with(e->name, ".csv") && !u->reused;
+    kx_linecount lc;
+    kx_linecount_init(&lc);
+    if (u->reused) {
+        u->bytes += e->size;
+    } else {
+        if (read_input(job, e, &sc->data, &u->err) != 0) return -1;
+        kx_user_hash_file_begin(sc->h, e->name, e->size);
+        kx_user_hash_content(sc->h, sc->data.data, sc->data.len);
+        if (count) kx_linecount_feed(&lc, sc->data.data, sc->data.len);
+        u->bytes += sc->data.len;
+        for (int k = 0; k < 2; k++) {
+            if (strcmp(e->name, sc->kept_names[k])) continue;
+            kx_buf_put(&sc->kept[k].data, sc->data.data, sc->data.len);
+            sc->kept[k].have = true;
+        }
+    }
+    if (count) {
+        int64_t rows = kx_linecount_lines(&lc) - 1;
+        if (rows < job->ctx->cfg->clean_min_rows) {
+            sc->short_rows[sc->short_names.n] = rows;
+            sl_push(&sc->short_names, kx_strdup(e->name));
+        }
+    }
+    if (!used) return 0;
+    copy_item c = {u->files[i], 0, NULL};
+    if (plan_copy(e->name, &t, &c)) {
+        sc->renamed[u->ncopies] = exact;
+        u->copies[u->ncopies++] = c;
+    } else if (ends_with(e->name, "_raw.txt")) {
+        kx_logf(job->ctx->log, KX_LOG_DEBUG, COMP, "Text file with a non-standard name skipped: %s", e->name);
+    }
+    return 0;
+}
+
+/* The verdict (01 §4.3, first reason wins) and the metadata row; base_min_rows: the base's
+ * minimum-rows reason of a reused user, or NULL. */
+static void judge_user(clean_job *job, user_slot *u, user_scan *sc, const char *base_min_rows)
+{
+    const kx_config *cfg = job->ctx->cfg;
+    resolve_collisions(job, u, sc->renamed);
+    if (u->has_ts) {
+        sl_push(&u->reasons, kx_strdup(KX_REASON_TIMESTAMP));
+    } else if (base_min_rows) { /* the same files and CLEAN_MIN_ROWS give the same text */
+        sl_push(&u->reasons, kx_strdup(base_min_rows));
+        u->insufficient = true;
+    } else if (sc->short_names.n) {
+        kx_buf b = KX_BUF_INIT;
+        kx_clean_reason_min_rows(&b, cfg->clean_min_rows, (const char *const *)sc->short_names.items, sc->short_rows,
+                                 sc->short_names.n);
+        sl_push(&u->reasons, kx_buf_steal(&b));
+        u->insufficient = true;
+    } else {
+        completeness_reasons(job, u);
+    }
+    u->complete = u->reasons.n == 0;
+    json_t *demo, *consent;
+    read_user_json(job, u, sc->kept, &demo, &consent);
+    kx_buf row = KX_BUF_INIT;
+    kx_clean_metadata_row(&row, u->uid, u->complete, demo, consent, u->has_ts, cfg->include_pii);
+    u->meta_row = kx_buf_steal(&row);
+    json_decref(demo);
+    json_decref(consent);
+}
+
 /* Classification of one user (01 §4.2–§4.3); fills the slot. */
 static int classify_user(clean_job *job, user_slot *u)
 {
-    const kx_config *cfg = job->ctx->cfg;
-    kx_user_hash *h = kx_user_hash_new();
-    str_list short_names = {0};
-    int64_t *short_rows = kx_calloc(u->nfiles ? u->nfiles : 1, sizeof *short_rows);
-    bool *renamed = kx_calloc(u->nfiles ? u->nfiles : 1, sizeof *renamed);
+    user_scan sc;
+    user_scan_init(&sc, u);
     u->copies = kx_calloc(u->nfiles ? u->nfiles : 1, sizeof *u->copies);
     u->reused = files_unchanged(job, u);
-    kx_buf data = KX_BUF_INIT; /* one file's bytes; reused across the user's files */
-    kept_file kept[2] = {{false, KX_BUF_INIT}, {false, KX_BUF_INIT}}; /* demographics, consent */
-    char kept_names[2][80];
-    snprintf(kept_names[0], sizeof kept_names[0], "%s_demographics.json", u->uid);
-    snprintf(kept_names[1], sizeof kept_names[1], "%s_consent.json", u->uid);
     int rc = 0;
-    for (size_t i = 0; i < u->nfiles; i++) {
-        kx_dirent *e = &job->list.items[u->files[i]];
-        if (kx_clean_is_timestamp_file(e->name)) u->has_ts = true;
-        kx_task_name t;
-        bool exact = kx_clean_parse_task_name(e->name, &t);
-        bool used = !exact || kx_clean_task_consistent(&t);
-        if (!used) sl_push(&u->issues, kx_asprintf("Inconsistent platform letter or sequence: %s", e->name));
-        bool count = used && ends_with(e->name, ".csv") && !u->reused;
-        kx_linecount lc;
-        kx_linecount_init(&lc);
-        if (u->reused) {
-            u->bytes += e->size;
-        } else {
-            rc = read_input(job, e, &data, &u->err);
-            if (rc != 0) break;
-            kx_user_hash_file_begin(h, e->name, e->size);
-            kx_user_hash_content(h, data.data, data.len);
-            if (count) kx_linecount_feed(&lc, data.data, data.len);
-            u->bytes += data.len;
-            for (int k = 0; k < 2; k++) {
-                if (strcmp(e->name, kept_names[k])) continue;
-                kx_buf_put(&kept[k].data, data.data, data.len);
-                kept[k].have = true;
-            }
-        }
-        if (count) {
-            int64_t rows = kx_linecount_lines(&lc) - 1;
-            if (rows < cfg->clean_min_rows) {
-                short_rows[short_names.n] = rows;
-                sl_push(&short_names, kx_strdup(e->name));
-            }
-        }
-        if (!used) continue;
-        copy_item c = {u->files[i], 0, NULL};
-        if (plan_copy(e->name, &t, &c)) {
-            renamed[u->ncopies] = exact;
-            u->copies[u->ncopies++] = c;
-        } else if (ends_with(e->name, "_raw.txt")) {
-            kx_logf(job->ctx->log, KX_LOG_DEBUG, COMP, "Text file with a non-standard name skipped: %s", e->name);
-        }
-    }
-    kx_user_hash_final(h, u->checksum);
+    for (size_t i = 0; i < u->nfiles && rc == 0; i++) rc = scan_file(job, u, &sc, i);
+    kx_user_hash_final(sc.h, u->checksum);
     const char *base_min_rows = NULL;
     if (u->reused) {
         memcpy(u->checksum, kx_user_sums_find(&job->base->sums, u->uid)->checksum, sizeof u->checksum);
         base_min_rows = kx_clean_base_min_rows_reason(job->base, u->uid);
     }
-    if (rc == 0) {
-        resolve_collisions(job, u, renamed);
-        if (u->has_ts) {
-            sl_push(&u->reasons, kx_strdup(KX_REASON_TIMESTAMP));
-        } else if (base_min_rows) { /* the same files and CLEAN_MIN_ROWS give the same text */
-            sl_push(&u->reasons, kx_strdup(base_min_rows));
-            u->insufficient = true;
-        } else if (short_names.n) {
-            kx_buf b = KX_BUF_INIT;
-            kx_clean_reason_min_rows(&b, cfg->clean_min_rows, (const char *const *)short_names.items, short_rows,
-                                     short_names.n);
-            sl_push(&u->reasons, kx_buf_steal(&b));
-            u->insufficient = true;
-        } else {
-            completeness_reasons(job, u);
-        }
-        u->complete = u->reasons.n == 0;
-        json_t *demo, *consent;
-        read_user_json(job, u, kept, &demo, &consent);
-        kx_buf row = KX_BUF_INIT;
-        kx_clean_metadata_row(&row, u->uid, u->complete, demo, consent, u->has_ts, cfg->include_pii);
-        u->meta_row = kx_buf_steal(&row);
-        json_decref(demo);
-        json_decref(consent);
-    }
-    sl_free(&short_names);
-    free(short_rows);
-    free(renamed);
-    kx_buf_free(&data);
-    kx_buf_free(&kept[0].data);
-    kx_buf_free(&kept[1].data);
+    if (rc == 0) judge_user(job, u, &sc, base_min_rows);
+    user_scan_free(&sc);
     return rc;
 }
 
