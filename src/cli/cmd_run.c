@@ -74,91 +74,118 @@ static const struct option run_opts[] = {
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0}};
 
-int kx_cmd_run(int argc, char **argv)
-{
-    kx_config_overrides ov = {0};
-    kx_config_notes notes = {0};
-    kx_config cfg;
-    kx_config_init(&cfg);
-    kx_err err = {{0}};
+/* Options that only set a setting: option id → setting key and value (NULL: the argument). */
+static const struct {
+    int opt;
+    const char *key, *value;
+} setting_opts[] = {
+    {O_SOURCE, "RAW_SOURCE", NULL},         {O_DEV, "DEVICE_TYPES", NULL},     {O_PII, "INCLUDE_PII", "true"},
+    {O_KEEP, "KEEP_OUTLIERS", "true"},      {O_TOPK, "TOP_K", NULL},           {O_FMT, "OUTPUT_FORMATS", NULL},
+    {O_BATCH, "BATCH_SIZE", NULL},          {O_NOINC, "INCREMENTAL", "false"}, {O_ART, "ARTIFACTS_DIR", NULL},
+    {O_LOG, "LOG_LEVEL", NULL},
+};
+
+/* The parsed command line of `keyetl run`: run options, setting overrides, --config-dir. */
+typedef struct run_args {
     kx_run_opts o;
-    memset(&o, 0, sizeof o);
-    const char **stages = kx_calloc((size_t)argc + 1, sizeof *stages);
-    const char *config_dir = NULL;
-    int c, rc = KX_EXIT_INVALID;
+    kx_config_overrides ov;
+    const char *config_dir;
+    const char **stages; /* the -s names, argc + 1 slots */
+    bool help;
+} run_args;
+
+/* Parses argv; -1 after printing why it is invalid. */
+static int parse_run_args(int argc, char **argv, run_args *a)
+{
+    kx_err err;
+    int c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":s:h", run_opts, NULL)) != -1) {
+        bool setting = false;
+        for (size_t i = 0; i < sizeof setting_opts / sizeof *setting_opts && !setting; i++) {
+            if (setting_opts[i].opt != c) continue;
+            kx_config_overrides_add(&a->ov, setting_opts[i].key, setting_opts[i].value ? setting_opts[i].value : optarg);
+            setting = true;
+        }
+        if (setting) continue;
         switch (c) {
         case O_MODE: {
             int m = kx_run_mode_parse(optarg);
             if (m < 0) {
                 fprintf(stderr, "keyetl run: invalid --mode '%s' (allowed: full, incr, force)\n", optarg);
-                goto out;
+                return -1;
             }
-            o.mode = (kx_run_mode)m;
+            a->o.mode = (kx_run_mode)m;
             break;
         }
-        case 's': stages[o.n_stage_names++] = optarg; break;
-        case O_VID: o.version_id = optarg; break;
-        case O_DRY: o.dry_run = true; break;
-        case O_SOURCE: kx_config_overrides_add(&ov, "RAW_SOURCE", optarg); break;
-        case O_LOCAL: o.local_only = true; break;
-        case O_DEV: kx_config_overrides_add(&ov, "DEVICE_TYPES", optarg); break;
-        case O_PII: kx_config_overrides_add(&ov, "INCLUDE_PII", "true"); break;
-        case O_KEEP: kx_config_overrides_add(&ov, "KEEP_OUTLIERS", "true"); break;
-        case O_TOPK: kx_config_overrides_add(&ov, "TOP_K", optarg); break;
-        case O_FMT: kx_config_overrides_add(&ov, "OUTPUT_FORMATS", optarg); break;
-        case O_BATCH: kx_config_overrides_add(&ov, "BATCH_SIZE", optarg); break;
-        case O_NOINC: kx_config_overrides_add(&ov, "INCREMENTAL", "false"); break;
-        case O_NOEDA: o.no_eda = true; break;
-        case O_ART: kx_config_overrides_add(&ov, "ARTIFACTS_DIR", optarg); break;
-        case O_CFGDIR: config_dir = optarg; break;
+        case 's': a->stages[a->o.n_stage_names++] = optarg; break;
+        case O_VID: a->o.version_id = optarg; break;
+        case O_DRY: a->o.dry_run = true; break;
+        case O_LOCAL: a->o.local_only = true; break;
+        case O_NOEDA: a->o.no_eda = true; break;
+        case O_CFGDIR: a->config_dir = optarg; break;
         case O_SET:
-            if (kx_config_overrides_add_kv(&ov, optarg, &err) != 0) {
+            if (kx_config_overrides_add_kv(&a->ov, optarg, &err) != 0) {
                 fprintf(stderr, "keyetl run: %s\n", err.msg);
-                goto out;
+                return -1;
             }
             break;
-        case O_LOG: kx_config_overrides_add(&ov, "LOG_LEVEL", optarg); break;
-        case O_QUIET: o.quiet = true; break;
+        case O_QUIET: a->o.quiet = true; break;
         case O_NONINT: break;
         case O_LLM:
             fprintf(stderr, "keyetl run: --with-llm-check is not supported: LLM scoring is outside this engine\n");
-            goto out;
+            return -1;
         case O_UPLOAD:
             fprintf(stderr, "keyetl run: --upload-artifacts is not supported: uploading versions is a planned "
                             "extension\n");
-            goto out;
-        case 'h': run_usage(stdout); rc = 0; goto out;
-        case ':':
-            fprintf(stderr, "keyetl run: option '%s' needs a value\n", argv[optind - 1]);
-            goto out;
+            return -1;
+        case 'h': a->help = true; return 0;
+        case ':': fprintf(stderr, "keyetl run: option '%s' needs a value\n", argv[optind - 1]); return -1;
         default:
             fprintf(stderr, "keyetl run: unknown option '%s' (see keyetl run --help)\n", argv[optind - 1]);
-            goto out;
+            return -1;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "keyetl run: unexpected argument '%s' (see keyetl run --help)\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+int kx_cmd_run(int argc, char **argv)
+{
+    run_args a;
+    memset(&a, 0, sizeof a);
+    a.stages = kx_calloc((size_t)argc + 1, sizeof *a.stages);
+    kx_config_notes notes = {0};
+    kx_config cfg;
+    kx_config_init(&cfg);
+    kx_err err = {{0}};
+    int rc = KX_EXIT_INVALID;
+    if (parse_run_args(argc, argv, &a) != 0) goto out;
+    if (a.help) {
+        run_usage(stdout);
+        rc = 0;
         goto out;
     }
-    if (kx_config_load(&cfg, config_dir, &ov, &notes, &err) != 0) {
+    if (kx_config_load(&cfg, a.config_dir, &a.ov, &notes, &err) != 0) {
         fprintf(stderr, "keyetl run: %s\n", err.msg);
         goto out;
     }
     kx_log *log = kx_log_new(cfg.log_level);
     kx_config_notes_emit(&notes, log);
-    o.stage_names = stages;
-    o.argc = argc;
-    o.argv = argv;
+    a.o.stage_names = a.stages;
+    a.o.argc = argc;
+    a.o.argv = argv;
     kx_run_result res;
-    rc = kx_run(&cfg, &o, log, &res);
+    rc = kx_run(&cfg, &a.o, log, &res);
     kx_log_free(log);
 out:
-    free(stages);
+    free(a.stages);
     kx_config_notes_free(&notes);
-    kx_config_overrides_free(&ov);
+    kx_config_overrides_free(&a.ov);
     kx_config_free(&cfg);
     return rc;
 }
