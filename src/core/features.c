@@ -443,12 +443,22 @@ static int row_cmp(const kx_ftable *t, size_t a, size_t b)
     return 0;
 }
 
-static _Thread_local const kx_ftable *sort_table; /* qsort has no context argument in C11; per thread: tables may be finished in parallel */
-static int cmp_row_index(const void *a, const void *b)
+/* A row's sort key with its index: the comparator needs no context (qsort has none in C11). */
+typedef struct row_key {
+    const char *uid;
+    int64_t platform, session, video;
+    size_t row;
+} row_key;
+
+static int cmp_row_key(const void *a, const void *b)
 {
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    int c = row_cmp(sort_table, x, y);
-    return c ? c : (x > y) - (x < y);
+    const row_key *x = a, *y = b;
+    int c = strcmp(x->uid, y->uid);
+    if (c) return c;
+    if (x->platform != y->platform) return x->platform < y->platform ? -1 : 1;
+    if (x->session != y->session) return x->session < y->session ? -1 : 1;
+    if (x->video != y->video) return x->video < y->video ? -1 : 1;
+    return (x->row > y->row) - (x->row < y->row);
 }
 
 #define PERMUTE(arr, type)                                               \
@@ -465,12 +475,13 @@ void kx_ftable_sort(kx_ftable *t)
     bool sorted = true;
     for (size_t i = 1; i < n && sorted; i++) sorted = row_cmp(t, i - 1, i) <= 0;
     if (sorted) return;
-    size_t *perm = kx_malloc(n * sizeof *perm);
-    for (size_t i = 0; i < n; i++) perm[i] = i;
     /* Only reached for an unsorted input table. */
-    sort_table = t;
-    kx_qsort(perm, n, sizeof *perm, cmp_row_index);
-    sort_table = NULL;
+    row_key *keys = kx_malloc(n * sizeof *keys);
+    for (size_t i = 0; i < n; i++) keys[i] = (row_key){t->uids[i], t->platform[i], t->session[i], t->video[i], i};
+    kx_qsort(keys, n, sizeof *keys, cmp_row_key);
+    size_t *perm = kx_malloc(n * sizeof *perm);
+    for (size_t i = 0; i < n; i++) perm[i] = keys[i].row;
+    free(keys);
     typedef char uid_t_[KX_UID_LEN + 1];
     PERMUTE(t->uids, uid_t_);
     PERMUTE(t->platform, int64_t);
