@@ -177,30 +177,36 @@ out:
     return rc;
 }
 
+/* Runs a SELECT, handing each row to add (0, or -1 with err set), which collects it into
+ * *out (starting as `empty`). On failure *out is freed and set to NULL. */
+typedef int (*row_fn)(kx_catalog *c, sqlite3_stmt *st, json_t *out, kx_err *err);
+static int select_rows(kx_catalog *c, const char *sql, const char *const *args, json_t *empty, json_t **out,
+                       row_fn add, kx_err *err)
+{
+    *out = empty;
+    sqlite3_stmt *st = prep(c, sql, err, args);
+    int r = SQLITE_DONE, rc = st ? 0 : -1;
+    while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) rc = add(c, st, *out, err);
+    if (rc == 0 && r != SQLITE_DONE) rc = sq_fail(c, err, "read");
+    sqlite3_finalize(st);
+    if (rc == 0) return 0;
+    json_decref(*out);
+    *out = NULL;
+    return -1;
+}
+
+static int add_record(kx_catalog *c, sqlite3_stmt *st, json_t *records, kx_err *err)
+{
+    json_t *rec;
+    if (parse_record(c, (const char *)sqlite3_column_text(st, 0), &rec, err)) return -1;
+    json_array_append_new(records, rec);
+    return 0;
+}
+
 static int sq_version_list(kx_catalog *c, json_t **records, kx_err *err)
 {
-    *records = json_array();
-    sqlite3_stmt *st = prep(c, "SELECT record FROM versions ORDER BY created_at DESC, id DESC", err, NULL);
-    if (!st) goto fail;
-    int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *rec;
-        if (parse_record(c, (const char *)sqlite3_column_text(st, 0), &rec, err)) {
-            sqlite3_finalize(st);
-            goto fail;
-        }
-        json_array_append_new(*records, rec);
-    }
-    sqlite3_finalize(st);
-    if (r != SQLITE_DONE) {
-        sq_fail(c, err, "read");
-        goto fail;
-    }
-    return 0;
-fail:
-    json_decref(*records);
-    *records = NULL;
-    return -1;
+    return select_rows(c, "SELECT record FROM versions ORDER BY created_at DESC, id DESC", NULL, json_array(), records,
+                       add_record, err);
 }
 
 static int sq_version_delete(kx_catalog *c, const char *id, bool clear_current, kx_err *err)
@@ -356,32 +362,24 @@ static int sq_checksums_put(kx_catalog *c, const char *vid, const json_t *users,
     return rc;
 }
 
+static int add_checksum(kx_catalog *c, sqlite3_stmt *st, json_t *users, kx_err *err)
+{
+    json_t *entry;
+    if (parse_record(c, (const char *)sqlite3_column_text(st, 1), &entry, err)) return -1;
+    const char *uid = (const char *)sqlite3_column_text(st, 0);
+    if (!uid) {
+        json_decref(entry);
+        return kx_fail(err, "catalog %s: a user checksum row has no user id", ((sq_catalog *)c)->path);
+    }
+    json_object_set_new(users, uid, entry);
+    return 0;
+}
+
 static int sq_checksums_get(kx_catalog *c, const char *vid, json_t **users, kx_err *err)
 {
     const char *a[] = {vid, NULL};
-    *users = json_object();
-    sqlite3_stmt *st = prep(c, "SELECT user_id, entry FROM user_checksums WHERE version_id = ? ORDER BY user_id",
-                            err, a);
-    if (!st) goto fail;
-    int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *entry;
-        if (parse_record(c, (const char *)sqlite3_column_text(st, 1), &entry, err)) {
-            sqlite3_finalize(st);
-            goto fail;
-        }
-        json_object_set_new(*users, (const char *)sqlite3_column_text(st, 0), entry);
-    }
-    sqlite3_finalize(st);
-    if (r != SQLITE_DONE) {
-        sq_fail(c, err, "read");
-        goto fail;
-    }
-    return 0;
-fail:
-    json_decref(*users);
-    *users = NULL;
-    return -1;
+    return select_rows(c, "SELECT user_id, entry FROM user_checksums WHERE version_id = ? ORDER BY user_id", a,
+                       json_object(), users, add_checksum, err);
 }
 
 /* ---- output files ------------------------------------------------------------------------ */
@@ -414,32 +412,23 @@ static int sq_outputs_put(kx_catalog *c, const char *vid, const char *stage, con
                         n, bind_output, &rows, err);
 }
 
+static int add_output(kx_catalog *c, sqlite3_stmt *st, json_t *files, kx_err *err)
+{
+    (void)c, (void)err;
+    json_t *o = json_object();
+    json_object_set_new(o, "stage", json_string((const char *)sqlite3_column_text(st, 0)));
+    json_object_set_new(o, "path", kx_json_str((const char *)sqlite3_column_text(st, 1)));
+    json_object_set_new(o, "size", json_integer(sqlite3_column_int64(st, 2)));
+    json_object_set_new(o, "checksum", json_string((const char *)sqlite3_column_text(st, 3)));
+    json_array_append_new(files, o);
+    return 0;
+}
+
 static int sq_outputs_get(kx_catalog *c, const char *vid, json_t **files, kx_err *err)
 {
     const char *a[] = {vid, NULL};
-    *files = json_array();
-    sqlite3_stmt *st =
-        prep(c, "SELECT stage, path, size, checksum FROM output_files WHERE version_id = ? ORDER BY path", err, a);
-    if (!st) goto fail;
-    int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *o = json_object();
-        json_object_set_new(o, "stage", json_string((const char *)sqlite3_column_text(st, 0)));
-        json_object_set_new(o, "path", kx_json_str((const char *)sqlite3_column_text(st, 1)));
-        json_object_set_new(o, "size", json_integer(sqlite3_column_int64(st, 2)));
-        json_object_set_new(o, "checksum", json_string((const char *)sqlite3_column_text(st, 3)));
-        json_array_append_new(*files, o);
-    }
-    sqlite3_finalize(st);
-    if (r != SQLITE_DONE) {
-        sq_fail(c, err, "read");
-        goto fail;
-    }
-    return 0;
-fail:
-    json_decref(*files);
-    *files = NULL;
-    return -1;
+    return select_rows(c, "SELECT stage, path, size, checksum FROM output_files WHERE version_id = ? ORDER BY path",
+                       a, json_array(), files, add_output, err);
 }
 
 /* ---- run lock ---------------------------------------------------------------------------- */
