@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "io/fs.h"
+#include "io/pq_sink.h"
 #include "io/text.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -34,18 +35,6 @@ struct kx_tw {
     int write_rc;          /* the write item's result */
     kx_err write_err;
 };
-
-/* Parquet side hooks, implemented next to the Parquet writer (table_parquet.c). */
-struct kx_pq_sink *kx_pq_sink_open(const char *path, const kx_colspec *cols, size_t ncols,
-                                   const kx_table_opts *opts, kx_err *err);
-int kx_pq_sink_write(struct kx_pq_sink *s, size_t nrows, const kx_column *cols, kx_err *err);
-void kx_pq_sink_reserve(struct kx_pq_sink *s, size_t nrows);
-size_t kx_pq_sink_segment_rows(const struct kx_pq_sink *s, size_t nrows);
-int kx_pq_sink_put_column(struct kx_pq_sink *s, size_t j, size_t from, size_t n, const kx_column *cols, int slot,
-                          kx_err *err);
-int kx_pq_sink_end_segment(struct kx_pq_sink *s, size_t n, kx_err *err);
-int kx_pq_sink_commit(struct kx_pq_sink *s, kx_err *err);
-void kx_pq_sink_abort(struct kx_pq_sink *s);
 
 static bool is_null(const kx_colspec *spec, const kx_column *c, size_t i)
 {

@@ -15,23 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/pq_sink.h"
 #include "io/table.h"
 #include "io/text.h"
 #include "parquet/parquet.h"
 #include "pipeline/config.h"
 #include "util/mem.h"
-
-struct kx_pq_sink;
-struct kx_pq_sink *kx_pq_sink_open(const char *path, const kx_colspec *cols, size_t ncols,
-                                   const kx_table_opts *opts, kx_err *err);
-int kx_pq_sink_write(struct kx_pq_sink *s, size_t nrows, const kx_column *cols, kx_err *err);
-void kx_pq_sink_reserve(struct kx_pq_sink *s, size_t nrows);
-size_t kx_pq_sink_segment_rows(const struct kx_pq_sink *s, size_t nrows);
-int kx_pq_sink_put_column(struct kx_pq_sink *s, size_t j, size_t from, size_t n, const kx_column *cols, int slot,
-                          kx_err *err);
-int kx_pq_sink_end_segment(struct kx_pq_sink *s, size_t n, kx_err *err);
-int kx_pq_sink_commit(struct kx_pq_sink *s, kx_err *err);
-void kx_pq_sink_abort(struct kx_pq_sink *s);
 
 struct kx_pq_sink {
     kx_pqw *w;
