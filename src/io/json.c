@@ -22,6 +22,21 @@ json_t *kx_json_strn(const void *s, size_t n)
 
 json_t *kx_json_str(const char *s) { return kx_json_strn(s, strlen(s)); }
 
+json_t *kx_json_str_array(const char *const *s, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(a, kx_json_str(s[i]));
+    return a;
+}
+
+json_t *kx_json_int_pair(int64_t a, int64_t b)
+{
+    json_t *v = json_array();
+    json_array_append_new(v, json_integer(a));
+    json_array_append_new(v, json_integer(b));
+    return v;
+}
+
 json_t *kx_json_num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
 json_t *kx_json_seconds(double s) { return json_real(round(s * 1e6) / 1e6); }

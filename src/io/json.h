@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/buf.h"
 #include "util/err.h"
@@ -18,6 +19,10 @@
 /* A JSON string from arbitrary bytes (fallback rule of 04 §1 applied). */
 json_t *kx_json_strn(const void *s, size_t n);
 json_t *kx_json_str(const char *s);
+/* An array of n strings (kx_json_str each). */
+json_t *kx_json_str_array(const char *const *s, size_t n);
+/* [a, b]: a table shape (rows, columns). */
+json_t *kx_json_int_pair(int64_t a, int64_t b);
 /* Real number, or null when v is NaN or infinite. */
 json_t *kx_json_num(double v);
 /* Current local time as YYYY-MM-DDTHH:MM:SS.ffffff (04 §6). */

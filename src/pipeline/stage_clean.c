@@ -837,12 +837,7 @@ static int write_device_tables(clean_job *job, size_t nusers, int dev, kx_err *e
     return rc;
 }
 
-static json_t *str_array(const str_list *l)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < l->n; i++) json_array_append_new(a, kx_json_str(l->items[i]));
-    return a;
-}
+static json_t *str_array(const str_list *l) { return kx_json_str_array((const char *const *)l->items, l->n); }
 
 static void put_counters(json_t *o, const clean_totals *t)
 {

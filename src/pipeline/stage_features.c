@@ -134,20 +134,6 @@ static json_t *feature_config(int l, const kx_config *cfg)
     return c;
 }
 
-static json_t *shape_json(int64_t rows, int64_t cols)
-{
-    json_t *a = json_array();
-    json_array_append_new(a, json_integer(rows));
-    json_array_append_new(a, json_integer(cols));
-    return a;
-}
-
-static json_t *names_json(const char *const *names, size_t n)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < n; i++) json_array_append_new(a, kx_json_str(names[i]));
-    return a;
-}
 
 static json_t *feature_summary(int l, const kx_ftable *t, char *const *feat_names, size_t nfeat,
                                const kx_config *cfg, double seconds)
@@ -157,9 +143,9 @@ static json_t *feature_summary(int l, const kx_ftable *t, char *const *feat_name
     json_object_set_new(o, "feature_type", json_string(kx_feature_type_names[l]));
     json_object_set_new(o, "description", json_string(descriptions[l]));
     json_object_set_new(o, "config", feature_config(l, cfg));
-    json_object_set_new(o, "shape", shape_json((int64_t)t->nrows, (int64_t)(nid + nfeat)));
-    json_t *cols = names_json(kx_feature_id_cols, nid);
-    json_t *fn = names_json((const char *const *)feat_names, nfeat);
+    json_object_set_new(o, "shape", kx_json_int_pair((int64_t)t->nrows, (int64_t)(nid + nfeat)));
+    json_t *cols = kx_json_str_array(kx_feature_id_cols, nid);
+    json_t *fn = kx_json_str_array((const char *const *)feat_names, nfeat);
     json_array_extend(cols, fn);
     json_object_set_new(o, "columns", cols);
     json_object_set_new(o, "feature_names", fn);
@@ -373,8 +359,8 @@ static int write_metadata(run_state *st, const char *meta_dir, kx_err *err)
         json_object_set_new(configs, kx_feature_type_names[l], feature_config(l, ctx->cfg));
         if (!st->ok[l]) continue;
         json_array_append_new(avail, json_string(kx_feature_type_names[l]));
-        json_object_set_new(counts, kx_feature_type_names[l],
-                            shape_json((int64_t)st->tables[l].nrows, (int64_t)(kx_flevel_nid((kx_flevel)l) + st->nfeat)));
+        int64_t ncols = (int64_t)(kx_flevel_nid((kx_flevel)l) + st->nfeat);
+        json_object_set_new(counts, kx_feature_type_names[l], kx_json_int_pair((int64_t)st->tables[l].nrows, ncols));
     }
     json_object_set_new(reg, "features_available", avail);
     json_object_set_new(reg, "feature_configs", configs);

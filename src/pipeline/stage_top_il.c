@@ -88,20 +88,6 @@ typedef struct level_out {
     size_t n_il;
 } level_out;
 
-static json_t *strs_json(char *const *s, size_t n)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < n; i++) json_array_append_new(a, kx_json_str(s[i]));
-    return a;
-}
-
-static json_t *shape_pair(int64_t r, int64_t c)
-{
-    json_t *a = json_array();
-    json_array_append_new(a, json_integer(r));
-    json_array_append_new(a, json_integer(c));
-    return a;
-}
 
 /* Builds one top-k table. */
 static int do_level(kx_stage_ctx *ctx, int l, json_t *digrams, kx_ftable_loader load, const char *out_root,
@@ -158,10 +144,10 @@ static int do_level(kx_stage_ctx *ctx, int l, json_t *digrams, kx_ftable_loader 
             json_object_set_new(o, "description", json_string(desc));
             free(desc);
             json_object_set_new(o, "k", json_integer(cfg->top_k));
-            json_object_set_new(o, "shape", shape_pair(lo->rows, lo->cols));
+            json_object_set_new(o, "shape", kx_json_int_pair(lo->rows, lo->cols));
             json_t *cols = json_array();
             for (size_t i = 0; i < nid; i++) json_array_append_new(cols, json_string(kx_feature_id_cols[i]));
-            json_t *il = strs_json(lo->il_names, nil);
+            json_t *il = kx_json_str_array((const char *const *)lo->il_names, nil);
             json_array_extend(cols, il);
             json_object_set_new(o, "columns", cols);
             json_object_set_new(o, "il_features", il);
@@ -189,8 +175,8 @@ static json_t *features_processed(const level_out lo[3], json_t *digrams)
     for (int l = 0; l < 3; l++) {
         if (!lo[l].ok) continue;
         json_t *e = json_object();
-        json_object_set_new(e, "original_shape", shape_pair(lo[l].src_rows, lo[l].src_cols));
-        json_object_set_new(e, "filtered_shape", shape_pair(lo[l].rows, lo[l].cols));
+        json_object_set_new(e, "original_shape", kx_json_int_pair(lo[l].src_rows, lo[l].src_cols));
+        json_object_set_new(e, "filtered_shape", kx_json_int_pair(lo[l].rows, lo[l].cols));
         json_object_set_new(e, "il_features_selected", json_integer((json_int_t)lo[l].n_il));
         json_object_set_new(e, "digrams_used", json_integer((json_int_t)json_array_size(digrams)));
         json_object_set_new(o, kx_feature_level_names[l], e);
@@ -217,7 +203,9 @@ static int write_report(kx_stage_ctx *ctx, const level_out lo[3], json_t *digram
     json_t *sel = json_object(), *times = json_object();
     double total = 0;
     for (int l = 0; l < 3; l++) {
-        if (lo[l].ok) json_object_set_new(sel, kx_feature_level_names[l], strs_json(lo[l].il_names, lo[l].n_il));
+        if (lo[l].ok)
+            json_object_set_new(sel, kx_feature_level_names[l],
+                                kx_json_str_array((const char *const *)lo[l].il_names, lo[l].n_il));
         json_object_set_new(times, kx_feature_level_names[l], kx_json_seconds(lo[l].seconds));
         total += lo[l].seconds;
     }

@@ -250,16 +250,9 @@ TEST(json_layout_and_escapes)
 {
     json_t *o = json_object();
     json_object_set_new(o, "feature_type", json_string("statistical_platform"));
-    json_t *shape = json_array();
-    json_array_append_new(shape, json_integer(183));
-    json_array_append_new(shape, json_integer(487));
-    json_object_set_new(o, "shape", shape);
-    json_t *names = json_array();
-    json_array_append_new(names, kx_json_str("HL_\"_median"));
-    json_array_append_new(names, kx_json_str("HL_\\_q1"));
-    json_array_append_new(names, kx_json_str("HL_\xE2\x80\x93_mean"));
-    json_array_append_new(names, kx_json_str("\xF0\x9F\x98\x80/\x7f"));
-    json_object_set_new(o, "feature_names", names);
+    json_object_set_new(o, "shape", kx_json_int_pair(183, 487));
+    static const char *const names[] = {"HL_\"_median", "HL_\\_q1", "HL_\xE2\x80\x93_mean", "\xF0\x9F\x98\x80/\x7f"};
+    json_object_set_new(o, "feature_names", kx_json_str_array(names, 4));
     json_object_set_new(o, "selection_details", json_object());
     json_object_set_new(o, "rate", kx_json_num(99.97376824418616));
     json_object_set_new(o, "nan", kx_json_num(NAN));
