@@ -23,7 +23,13 @@ void kx_thr_put_varint(kx_buf *out, uint64_t v)
     kx_buf_put(out, tmp, n);
 }
 
-uint64_t kx_thr_zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+/* (v << 1) ^ (v >> 63) with an arithmetic shift, written on unsigned values: a right shift of
+ * a negative signed value is implementation-defined in C11. */
+uint64_t kx_thr_zigzag(int64_t v)
+{
+    uint64_t u = (uint64_t)v;
+    return (u << 1) ^ (0 - (u >> 63));
+}
 
 void kx_thr_field(kx_thr_enc *e, int16_t id, int type)
 {

@@ -280,7 +280,7 @@ kx_pqw *kx_pqw_open(const char *path, const kx_pq_colspec *cols, size_t ncols,
         int t = cols[j].type;
         row_bytes += t == KX_PQ_BOOLEAN ? 1 : t == KX_PQ_INT32 ? 4 : t == KX_PQ_BYTE_ARRAY ? 16 : 8;
     }
-    int64_t by_bytes = (int64_t)(RG_RAW_BYTES / row_bytes);
+    int64_t by_bytes = row_bytes ? (int64_t)(RG_RAW_BYTES / row_bytes) : RG_MIN_ROWS; /* ncols > 0 here */
     if (by_bytes < RG_MIN_ROWS) by_bytes = RG_MIN_ROWS;
     if (w->rg_rows_max > by_bytes) w->rg_rows_max = by_bytes;
     w->page_bytes = opts->page_bytes ? opts->page_bytes : DEFAULT_PAGE_BYTES;

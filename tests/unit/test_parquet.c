@@ -23,6 +23,7 @@ TEST(parquet_thrift_varint_zigzag)
     CHECK_EQ_INT(kx_thr_zigzag(1), 2);
     CHECK_EQ_INT(kx_thr_zigzag(-64), 127);
     CHECK(kx_thr_zigzag(INT64_MIN) == UINT64_MAX);
+    CHECK(kx_thr_zigzag(INT64_MAX) == UINT64_MAX - 1);
     kx_thr_dec d;
     kx_thr_dec_init(&d, b.data, b.len);
     CHECK_EQ_INT(kx_thr_get_varint(&d), 300);
