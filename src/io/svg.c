@@ -9,8 +9,16 @@
 
 /* ---- ticks --------------------------------------------------------------------------------------- */
 
+/* Largest magnitude an axis end may have: beyond it a range width or a power of ten
+ * overflows. Non-finite ends (no data, or an overflowing value) give the range [0, 1]. */
+#define AXIS_MAX 1e300
+
 void kx_svg_nice_ticks(double lo, double hi, int target, kx_svg_ticks *t)
 {
+    if (!(fabs(lo) <= AXIS_MAX && fabs(hi) <= AXIS_MAX)) { /* also NaN */
+        lo = 0;
+        hi = 1;
+    }
     if (!(hi > lo)) {
         double pad = fabs(lo) > 0 ? fabs(lo) * 0.1 : 1.0;
         lo -= pad;
@@ -34,8 +42,8 @@ void kx_svg_nice_ticks(double lo, double hi, int target, kx_svg_ticks *t)
 
 void kx_svg_log_ticks(double lo, double hi, kx_svg_ticks *t)
 {
-    if (!(lo > 0)) lo = 1;
-    if (hi < lo) hi = lo;
+    if (!(lo > 0 && lo <= AXIS_MAX)) lo = 1; /* also NaN */
+    if (!(hi >= lo && hi <= AXIS_MAX)) hi = lo;
     int d0 = (int)floor(log10(lo) + 1e-9), d1 = (int)ceil(log10(hi) - 1e-9);
     if (d1 <= d0) d1 = d0 + 1;
     bool fine = d1 - d0 <= 2;

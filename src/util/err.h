@@ -11,9 +11,16 @@ typedef struct kx_err {
     char msg[1024];
 } kx_err;
 
-/* Sets err->msg (err may be NULL) and returns -1, so callers can `return kx_fail(...)`. */
-int kx_fail(kx_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Like kx_fail, appending ": strerror(errno)". */
-int kx_fail_errno(kx_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Sets err->msg (err may be NULL). */
+void kx_err_set(kx_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Like kx_err_set, appending ": strerror(errno)" (errno as it was at the call). */
+void kx_err_set_errno(kx_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* kx_fail(err, fmt, ...) sets the message and yields -1, so callers can `return kx_fail(...)`.
+ * Macros rather than functions returning -1: the -1 is then visible to the compiler and to
+ * static analysers, which otherwise assume an error path may continue. */
+static inline int kx_failed(void) { return -1; }
+#define kx_fail(...) (kx_err_set(__VA_ARGS__), kx_failed())
+#define kx_fail_errno(...) (kx_err_set_errno(__VA_ARGS__), kx_failed())
 
 #endif

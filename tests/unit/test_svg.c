@@ -1,4 +1,6 @@
 /* SVG chart module: tick values, labels, binning, escaping. */
+#include <math.h>
+
 #include "io/svg.h"
 #include "test.h"
 
@@ -32,6 +34,22 @@ TEST(svg_log_ticks)
     CHECK_EQ_DBL(t.v[1], 20.0);
     CHECK_EQ_DBL(t.v[2], 50.0);
     CHECK_EQ_DBL(t.v[3], 100.0);
+}
+
+/* Axis ranges that are not finite (or whose width overflows) still give finite ascending
+ * ticks: the chart code reads t.v[0] and t.v[t.n - 1]. */
+TEST(svg_ticks_non_finite_ranges)
+{
+    const double bad[][2] = {{NAN, NAN}, {0, INFINITY}, {-INFINITY, 5}, {-1.7e308, 1.7e308}, {INFINITY, INFINITY}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        kx_svg_ticks t;
+        kx_svg_nice_ticks(bad[i][0], bad[i][1], 5, &t);
+        CHECK(t.n >= 2);
+        for (int k = 0; k < t.n; k++) CHECK(isfinite(t.v[k]) && (k == 0 || t.v[k] > t.v[k - 1]));
+        kx_svg_log_ticks(bad[i][0], bad[i][1], &t);
+        CHECK(t.n >= 2);
+        for (int k = 0; k < t.n; k++) CHECK(isfinite(t.v[k]) && t.v[k] > 0 && (k == 0 || t.v[k] > t.v[k - 1]));
+    }
 }
 
 TEST(svg_tick_labels)
