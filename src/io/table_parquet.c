@@ -113,6 +113,7 @@ static const uint8_t *double_valid(uint8_t *scratch, const kx_column *c, size_t 
  * nearly always ASCII). */
 static bool utf8_valid_fast(const char *p, size_t n)
 {
+    if (n == 0) return true; /* an empty string may come as {NULL, 0} */
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         uint64_t x;

@@ -538,6 +538,7 @@ typedef struct dictionary {
 static int decode_plain(int type, const uint8_t *p, size_t len, size_t n, void *out)
 {
     size_t es = elem_size(type);
+    if (es == 0) return -1; /* unsupported type (read_column rejects it first) */
     if (type == KX_PQ_BOOLEAN) {
         if ((n + 7) / 8 > len) return -1;
         for (size_t i = 0; i < n; i++) ((uint8_t *)out)[i] = (p[i / 8] >> (i % 8)) & 1;
@@ -712,6 +713,7 @@ static int read_dictionary(kx_pqr *r, kx_pq_colbuf *out, const page_header *h, u
         return corrupt(r, err, "dictionary page is not PLAIN-encoded");
     size_t n = (size_t)h->num_values;
     size_t es = elem_size(out->type);
+    if (es == 0) return corrupt(r, err, "dictionary of an unsupported type");
     /* every value takes at least one bit (booleans), one byte otherwise: bound n by len */
     size_t min_bytes = out->type == KX_PQ_BYTE_ARRAY ? 4 : es;
     if (out->type == KX_PQ_BOOLEAN ? n > len * 8 : n > len / min_bytes)

@@ -200,7 +200,8 @@ static int32_t local_key(kx_kptable *t, const kx_keytab *keys, int32_t id, kx_us
     if (id < 0) return KX_KEY_MISSING;
     if ((size_t)id >= t->nlocal) {
         size_t cap = t->nlocal;
-        t->local = kx_grow(t->local, &cap, keys->n, sizeof *t->local);
+        size_t need = (size_t)id + 1 > keys->n ? (size_t)id + 1 : keys->n; /* ids come from keys: id < n */
+        t->local = kx_grow(t->local, &cap, need, sizeof *t->local);
         t->stamp = kx_realloc(t->stamp, cap * sizeof *t->stamp);
         memset(t->stamp + t->nlocal, 0, (cap - t->nlocal) * sizeof *t->stamp);
         t->nlocal = cap;

@@ -916,7 +916,7 @@ static void scan_key(scan_state *s, kx_kvc_keys *keys, kx_strref k)
 static int scan_user(scan_state *s, const char *path, kx_strref u, kx_err *err)
 {
     if (u.ptr == s->prev_ptr && u.len == s->prev_len) return 0;
-    if (u.len > KX_UID_LEN || (u.len && memchr(u.ptr, '\0', u.len)))
+    if (!u.ptr || u.len == 0 || u.len > KX_UID_LEN || memchr(u.ptr, '\0', u.len)) /* null, empty, too long */
         return kx_fail(err, "%s: invalid user_id in row %lld", path, (long long)s->rows);
     bool first = s->users == 0;
     size_t m = u.len < s->prev_len ? u.len : s->prev_len;
