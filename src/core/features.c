@@ -398,8 +398,7 @@ void kx_ftable_free(kx_ftable *t)
 static void ftable_reserve(kx_ftable *t, size_t need)
 {
     if (need <= t->cap) return;
-    size_t cap = t->cap ? t->cap : 8;
-    while (cap < need) cap *= 2;
+    size_t cap = kx_grown_cap(t->cap, need, 8);
     t->uids = kx_realloc(t->uids, cap * sizeof *t->uids);
     t->platform = kx_realloc(t->platform, cap * sizeof *t->platform);
     t->session = kx_realloc(t->session, cap * sizeof *t->session);

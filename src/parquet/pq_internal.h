@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "io/fs.h"
 #include "parquet/parquet.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -137,5 +138,25 @@ void kx_pq_footer_ids_free(kx_pq_footer_ids *ids);
  * created_by, and with `orders` a TypeDefinedOrder ColumnOrder for each of ncols columns. */
 void kx_pq_put_footer_tail(kx_thr_enc *e, const kx_pq_kv *kv, size_t nkv, const char *created_by, bool orders,
                            size_t ncols);
+
+/* ---- the output file both writers produce ---------------------------------------------------- */
+/* opts, or the defaults (ZSTD) when NULL; NULL with err set if its codec cannot be written. */
+const kx_pqw_opts *kx_pq_opts_or_default(const char *path, const kx_pqw_opts *opts, kx_pqw_opts *def, kx_err *err);
+
+/* A Parquet file being written: under a temporary name (kx_afile) until finished, with the
+ * offset of the next byte (the footer records page and chunk offsets). */
+typedef struct kx_pq_out {
+    kx_afile file;
+    uint64_t offset;
+} kx_pq_out;
+
+/* Creates the file and writes the leading magic "PAR1". */
+int kx_pq_out_open(kx_pq_out *o, const char *path, kx_err *err);
+int kx_pq_out_write(kx_pq_out *o, const void *p, size_t n, kx_err *err);
+/* With rc == 0: appends the footer, its 4-byte length and "PAR1" and renames the file into
+ * place. Otherwise, or when that fails, deletes it. Returns the final status. */
+int kx_pq_out_finish(kx_pq_out *o, int rc, const kx_buf *footer, kx_err *err);
+/* Deletes the temporary file. */
+void kx_pq_out_abort(kx_pq_out *o);
 
 #endif

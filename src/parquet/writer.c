@@ -210,7 +210,7 @@ typedef struct scratch {
 } scratch;
 
 struct kx_pqw {
-    kx_afile file;
+    kx_pq_out out;
     char *path;
     colw *cols;
     size_t ncols;
@@ -218,7 +218,6 @@ struct kx_pqw {
     int64_t rg_rows_max, rg_rows, total_rows;
     size_t page_bytes, dict_max;
     kx_pq_footer_ids ids; /* created_by and key/value metadata */
-    uint64_t offset;
     scratch *scr;    /* nslots */
     int nslots;      /* opts.workers, at least 1 */
     kx_pool *pool;   /* kx_pqw_write's threads (created at its first large batch) */
@@ -229,23 +228,56 @@ struct kx_pqw {
     size_t nrg, caprg;
 };
 
-static int write_bytes(kx_pqw *w, const void *p, size_t n, kx_err *err)
+const kx_pqw_opts *kx_pq_opts_or_default(const char *path, const kx_pqw_opts *opts, kx_pqw_opts *def, kx_err *err)
 {
-    if (kx_afile_write(&w->file, p, n, err) != 0) return -1;
-    w->offset += n;
+    *def = (kx_pqw_opts){.codec = KX_PQ_CODEC_ZSTD};
+    if (!opts) opts = def;
+    if (opts->codec != KX_PQ_CODEC_NONE && opts->codec != KX_PQ_CODEC_SNAPPY && opts->codec != KX_PQ_CODEC_ZSTD) {
+        kx_fail(err, "cannot write %s: unsupported codec %d", path, opts->codec);
+        return NULL;
+    }
+    return opts;
+}
+
+int kx_pq_out_open(kx_pq_out *o, const char *path, kx_err *err)
+{
+    o->offset = 0;
+    if (kx_afile_open(&o->file, path, err) != 0) return -1;
+    if (kx_pq_out_write(o, "PAR1", 4, err) == 0) return 0;
+    kx_afile_abort(&o->file);
+    return -1;
+}
+
+int kx_pq_out_write(kx_pq_out *o, const void *p, size_t n, kx_err *err)
+{
+    if (kx_afile_write(&o->file, p, n, err) != 0) return -1;
+    o->offset += n;
     return 0;
 }
+
+int kx_pq_out_finish(kx_pq_out *o, int rc, const kx_buf *footer, kx_err *err)
+{
+    if (rc == 0) {
+        size_t n = footer->len;
+        uint8_t tail[8] = {(uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16), (uint8_t)(n >> 24), 'P', 'A', 'R', '1'};
+        rc = kx_pq_out_write(o, footer->data, n, err);
+        if (rc == 0) rc = kx_pq_out_write(o, tail, 8, err);
+    }
+    if (rc == 0) return kx_afile_commit(&o->file, err);
+    kx_afile_abort(&o->file);
+    return rc;
+}
+
+void kx_pq_out_abort(kx_pq_out *o) { kx_afile_abort(&o->file); }
+
+static int write_bytes(kx_pqw *w, const void *p, size_t n, kx_err *err) { return kx_pq_out_write(&w->out, p, n, err); }
 
 kx_pqw *kx_pqw_open(const char *path, const kx_pq_colspec *cols, size_t ncols,
                     const kx_pqw_opts *opts, kx_err *err)
 {
-    kx_pqw_opts def = {.codec = KX_PQ_CODEC_ZSTD};
-    if (!opts) opts = &def;
-    if (opts->codec != KX_PQ_CODEC_NONE && opts->codec != KX_PQ_CODEC_SNAPPY &&
-        opts->codec != KX_PQ_CODEC_ZSTD) {
-        kx_fail(err, "cannot write %s: unsupported codec %d", path, opts->codec);
-        return NULL;
-    }
+    kx_pqw_opts def;
+    opts = kx_pq_opts_or_default(path, opts, &def, err);
+    if (!opts) return NULL;
     for (size_t j = 0; j < ncols; j++) {
         int t = cols[j].type;
         if (t != KX_PQ_BOOLEAN && t != KX_PQ_INT32 && t != KX_PQ_INT64 && t != KX_PQ_DOUBLE &&
@@ -259,7 +291,7 @@ kx_pqw *kx_pqw_open(const char *path, const kx_pq_colspec *cols, size_t ncols,
         return NULL;
     }
     kx_pqw *w = kx_calloc(1, sizeof *w);
-    if (kx_afile_open(&w->file, path, err) != 0) {
+    if (kx_pq_out_open(&w->out, path, err) != 0) {
         free(w);
         return NULL;
     }
@@ -288,10 +320,6 @@ kx_pqw *kx_pqw_open(const char *path, const kx_pq_colspec *cols, size_t ncols,
     kx_pq_footer_ids_copy(&w->ids, opts);
     w->nslots = opts->workers > 1 ? opts->workers : 1;
     w->scr = kx_calloc((size_t)w->nslots, sizeof *w->scr);
-    if (write_bytes(w, "PAR1", 4, err) != 0) {
-        kx_pqw_abort(w);
-        return NULL;
-    }
     return w;
 }
 
@@ -338,7 +366,7 @@ static void free_writer(kx_pqw *w)
 void kx_pqw_abort(kx_pqw *w)
 {
     if (!w) return;
-    kx_afile_abort(&w->file);
+    kx_pq_out_abort(&w->out);
     free_writer(w);
 }
 
@@ -817,13 +845,13 @@ static int write_row_group(kx_pqw *w, kx_err *err)
         chunk_rec *r = &recs[j];
         *r = c->rec; /* takes over min / max */
         memset(&c->rec, 0, sizeof c->rec);
-        int64_t start = (int64_t)w->offset;
+        int64_t start = (int64_t)w->out.offset;
         r->file_offset = start;
         r->dict_page_offset = c->dictpage.len ? start : -1;
         if (write_bytes(w, c->dictpage.data, c->dictpage.len, err) != 0) return -1;
-        r->data_page_offset = (int64_t)w->offset;
+        r->data_page_offset = (int64_t)w->out.offset;
         if (write_bytes(w, c->pages.data, c->pages.len, err) != 0) return -1;
-        r->total_compressed = (int64_t)w->offset - start;
+        r->total_compressed = (int64_t)w->out.offset - start;
         kx_buf_reset(&c->pages);
         kx_buf_reset(&c->dictpage);
     }
@@ -1025,17 +1053,10 @@ static int flush_last_row_group(kx_pqw *w, kx_err *err)
 int kx_pqw_commit(kx_pqw *w, kx_err *err)
 {
     int rc = flush_last_row_group(w, err);
-    if (rc == 0) {
-        kx_buf footer = KX_BUF_INIT;
-        put_footer(&footer, w);
-        uint8_t tail[8] = {(uint8_t)footer.len, (uint8_t)(footer.len >> 8), (uint8_t)(footer.len >> 16),
-                           (uint8_t)(footer.len >> 24), 'P', 'A', 'R', '1'};
-        rc = write_bytes(w, footer.data, footer.len, err);
-        if (rc == 0) rc = write_bytes(w, tail, 8, err);
-        kx_buf_free(&footer);
-    }
-    if (rc == 0) rc = kx_afile_commit(&w->file, err);
-    else kx_afile_abort(&w->file);
+    kx_buf footer = KX_BUF_INIT;
+    if (rc == 0) put_footer(&footer, w);
+    rc = kx_pq_out_finish(&w->out, rc, &footer, err);
+    kx_buf_free(&footer);
     free_writer(w);
     return rc;
 }

@@ -55,7 +55,7 @@ typedef struct out_group {
 } out_group;
 
 struct kx_pqc {
-    kx_afile file;
+    kx_pq_out out;
     char *path;
     kx_pqr *src;
     const kx_pq_meta *sm;
@@ -64,7 +64,6 @@ struct kx_pqc {
     int codec, zlevel;
     void *zctx;
     kx_pq_footer_ids ids; /* created_by and key/value metadata */
-    uint64_t offset;
     size_t next_rg;     /* source row group being filled */
     int64_t have;       /* rows buffered for it */
     int64_t **vals;     /* per new column: the group's values */
@@ -80,12 +79,7 @@ struct kx_pqc {
     size_t cap_idx, cap_ones;
 };
 
-static int write_bytes(kx_pqc *w, const void *p, size_t n, kx_err *err)
-{
-    if (kx_afile_write(&w->file, p, n, err) != 0) return -1;
-    w->offset += n;
-    return 0;
-}
+static int write_bytes(kx_pqc *w, const void *p, size_t n, kx_err *err) { return kx_pq_out_write(&w->out, p, n, err); }
 
 static void free_writer(kx_pqc *w)
 {
@@ -120,27 +114,23 @@ static void free_writer(kx_pqc *w)
 void kx_pqc_abort(kx_pqc *w)
 {
     if (!w) return;
-    kx_afile_abort(&w->file);
+    kx_pq_out_abort(&w->out);
     free_writer(w);
 }
 
 kx_pqc *kx_pqc_open(const char *path, kx_pqr *src, const kx_pq_colspec *extra, size_t nextra,
                     const kx_pqw_opts *opts, kx_err *err)
 {
-    kx_pqw_opts def = {.codec = KX_PQ_CODEC_ZSTD};
-    if (!opts) opts = &def;
-    if (opts->codec != KX_PQ_CODEC_NONE && opts->codec != KX_PQ_CODEC_SNAPPY &&
-        opts->codec != KX_PQ_CODEC_ZSTD) {
-        kx_fail(err, "cannot write %s: unsupported codec %d", path, opts->codec);
-        return NULL;
-    }
+    kx_pqw_opts def;
+    opts = kx_pq_opts_or_default(path, opts, &def, err);
+    if (!opts) return NULL;
     for (size_t j = 0; j < nextra; j++)
         if (extra[j].type != KX_PQ_INT64) {
             kx_fail(err, "cannot write %s: new column %s must be INT64", path, extra[j].name);
             return NULL;
         }
     kx_pqc *w = kx_calloc(1, sizeof *w);
-    if (kx_afile_open(&w->file, path, err) != 0) {
+    if (kx_pq_out_open(&w->out, path, err) != 0) {
         free(w);
         return NULL;
     }
@@ -162,10 +152,6 @@ kx_pqc *kx_pqc_open(const char *path, kx_pqr *src, const kx_pq_colspec *extra, s
     kx_pq_footer_ids_copy(&w->ids, opts);
     if (w->codec == KX_PQ_CODEC_ZSTD) w->zctx = ZSTD_createCCtx();
     w->groups = kx_calloc(w->sm->nrowgroups ? w->sm->nrowgroups : 1, sizeof *w->groups);
-    if (write_bytes(w, "PAR1", 4, err) != 0) {
-        kx_pqc_abort(w);
-        return NULL;
-    }
     return w;
 }
 
@@ -181,7 +167,7 @@ static int64_t chunk_start(const kx_pq_chunk *c)
 static int copy_range(kx_pqc *w, uint64_t off, uint64_t n, kx_err *err)
 {
     int in = kx_pqr_fd(w->src);
-    FILE *fp = w->file.fp;
+    FILE *fp = w->out.file.fp;
     if (in >= 0 && n > 0 && fflush(fp) == 0) {
         int out = fileno(fp);
         loff_t o = (loff_t)off;
@@ -192,7 +178,7 @@ static int copy_range(kx_pqc *w, uint64_t off, uint64_t n, kx_err *err)
             if (k <= 0) break; /* unsupported here (or short source): copy the rest below */
             left -= (uint64_t)k;
         }
-        w->offset += n - left;
+        w->out.offset += n - left;
         off += n - left;
         n = left;
     }
@@ -319,7 +305,7 @@ static int write_extra_chunk(kx_pqc *w, size_t j, size_t n, extra_rec *r, kx_err
         int enc = r->dict ? KX_PQ_ENC_RLE_DICTIONARY : KX_PQ_ENC_PLAIN;
         if (emit_page(w, &w->pages, 0, m, enc, &r->total_uncompressed, err) != 0) return -1;
     }
-    r->start = (int64_t)w->offset;
+    r->start = (int64_t)w->out.offset;
     if (r->dict) {
         kx_buf_reset(&w->body);
         kx_buf_put(&w->body, w->dictpage.data, w->dictpage.len);
@@ -329,9 +315,9 @@ static int write_extra_chunk(kx_pqc *w, size_t j, size_t n, extra_rec *r, kx_err
             return -1;
         r->dict_page_offset = r->start;
     }
-    r->data_page_offset = (int64_t)w->offset;
+    r->data_page_offset = (int64_t)w->out.offset;
     if (write_bytes(w, w->pages.data, w->pages.len, err) != 0) return -1;
-    r->total_compressed = (int64_t)w->offset - r->start;
+    r->total_compressed = (int64_t)w->out.offset - r->start;
     r->num_values = (int64_t)n;
     return 0;
 }
@@ -346,7 +332,7 @@ static int flush_group(kx_pqc *w, kx_err *err)
     g->extra = kx_calloc(w->nextra ? w->nextra : 1, sizeof *g->extra);
     for (size_t j = 0; j < w->sm->ncolumns; j++) {
         const kx_pq_chunk *c = &rg->chunks[j];
-        g->starts[j] = (int64_t)w->offset;
+        g->starts[j] = (int64_t)w->out.offset;
         if (copy_range(w, (uint64_t)chunk_start(c), (uint64_t)c->total_compressed, err) != 0) return -1;
     }
     for (size_t j = 0; j < w->nextra; j++)
@@ -508,17 +494,10 @@ int kx_pqc_commit(kx_pqc *w, kx_err *err)
                      (long long)(w->total_rows + w->have), kx_pqr_name(w->src), (long long)w->sm->num_rows);
     if (rc == 0 && w->nextra == 0 && w->sm->ncolumns == 0)
         rc = kx_fail(err, "cannot write %s: a table needs at least one column", w->path);
-    if (rc == 0) {
-        kx_buf footer = KX_BUF_INIT;
-        rc = put_footer(&footer, w, err);
-        uint8_t tail[8] = {(uint8_t)footer.len, (uint8_t)(footer.len >> 8), (uint8_t)(footer.len >> 16),
-                           (uint8_t)(footer.len >> 24), 'P', 'A', 'R', '1'};
-        if (rc == 0) rc = write_bytes(w, footer.data, footer.len, err);
-        if (rc == 0) rc = write_bytes(w, tail, 8, err);
-        kx_buf_free(&footer);
-    }
-    if (rc == 0) rc = kx_afile_commit(&w->file, err);
-    else kx_afile_abort(&w->file);
+    kx_buf footer = KX_BUF_INIT;
+    if (rc == 0) rc = put_footer(&footer, w, err);
+    rc = kx_pq_out_finish(&w->out, rc, &footer, err);
+    kx_buf_free(&footer);
     free_writer(w);
     return rc;
 }

@@ -307,8 +307,7 @@ void kx_kp_group_free(kx_kp_group *g)
 static void group_reserve(kx_kp_group *g, size_t need)
 {
     if (need <= g->cap) return;
-    size_t cap = g->cap ? g->cap : 256;
-    while (cap < need) cap *= 2;
+    size_t cap = kx_grown_cap(g->cap, need, 256);
     for (int c = 0; c < KX_KP_NCOLS; c++) g->b.mem[c] = kx_realloc(g->b.mem[c], cap * col_elem_size(c));
     g->b.valid[C_KEY1] = kx_realloc(g->b.valid[C_KEY1], cap);
     g->b.valid[C_KEY2] = kx_realloc(g->b.valid[C_KEY2], cap);

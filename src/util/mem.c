@@ -32,14 +32,21 @@ void *kx_realloc(void *p, size_t n)
     return q;
 }
 
+size_t kx_grown_cap(size_t cap, size_t need, size_t first)
+{
+    size_t c = cap ? cap : first ? first : 1;
+    while (c < need) {
+        if (c > ((size_t)-1) / 2) oom(need);
+        c *= 2;
+    }
+    return c;
+}
+
 void *kx_grow(void *p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap) return p;
-    size_t c = *cap ? *cap : 8;
-    while (c < need) {
-        if (c > ((size_t)-1) / 2 / elem) oom(need * elem);
-        c *= 2;
-    }
+    size_t c = kx_grown_cap(*cap, need, 8);
+    if (c > ((size_t)-1) / elem) oom(need * elem);
     p = kx_realloc(p, c * elem);
     *cap = c;
     return p;

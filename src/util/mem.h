@@ -14,6 +14,9 @@ void *kx_calloc(size_t count, size_t size);
 void *kx_realloc(void *p, size_t n);
 /* Grow an array to hold at least `need` elements of `elem` bytes; *cap is updated. */
 void *kx_grow(void *p, size_t *cap, size_t need, size_t elem);
+/* The capacity for `need` elements when growing from `cap` by doubling (from `first` when
+ * cap is 0): for structures that grow several parallel arrays to one capacity. */
+size_t kx_grown_cap(size_t cap, size_t need, size_t first);
 char *kx_strdup(const char *s);
 char *kx_strndup(const char *s, size_t n);
 /* printf into a fresh heap string. */

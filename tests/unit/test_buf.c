@@ -2,9 +2,11 @@
  * fast path of double formatting) against printf. */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "test.h"
 #include "util/buf.h"
+#include "util/mem.h"
 
 TEST(i64_to_chars_matches_printf)
 {
@@ -34,4 +36,22 @@ TEST(i64_to_chars_matches_printf)
             CHECK_EQ_STR(a, b);
         }
     }
+}
+
+/* Capacity growth (util/mem.h): doubling from the first capacity, never below need. */
+TEST(mem_grown_cap_and_grow)
+{
+    CHECK_EQ_INT(kx_grown_cap(0, 1, 8), 8);
+    CHECK_EQ_INT(kx_grown_cap(0, 9, 8), 16);
+    CHECK_EQ_INT(kx_grown_cap(256, 257, 8), 512);
+    CHECK_EQ_INT(kx_grown_cap(0, 1000, 256), 1024);
+    CHECK_EQ_INT(kx_grown_cap(16, 10, 8), 16);
+    size_t cap = 0;
+    int *v = kx_grow(NULL, &cap, 20, sizeof *v);
+    CHECK_EQ_INT(cap, 32);
+    for (int i = 0; i < 32; i++) v[i] = i; /* all 32 usable (ASan checks) */
+    v = kx_grow(v, &cap, 32, sizeof *v);
+    CHECK_EQ_INT(cap, 32);
+    CHECK_EQ_INT(v[31], 31);
+    free(v);
 }
