@@ -16,3 +16,14 @@ need_shared() {
   fi
 }
 mktmp() { mktemp -d /tmp/keyetl-test.XXXXXX; }
+# suite_setup VAR: the keyetl binary under test in BIN (KEYETL_BIN, default build/keyetl, made
+# absolute) and a fresh temporary folder in VAR, removed when the script exits.
+suite_setup() {
+  BIN=${KEYETL_BIN:-build/keyetl}
+  case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
+  local dir
+  dir=$(mktmp)
+  printf -v "$1" '%s' "$dir"
+  # shellcheck disable=SC2064 # the path is fixed now
+  trap "rm -rf '$dir'" EXIT
+}

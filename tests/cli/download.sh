@@ -3,9 +3,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
-BIN=${KEYETL_BIN:-build/keyetl}
-TMP=$(mktmp)
-trap 'rm -rf "$TMP"' EXIT
+suite_setup TMP
 
 # synth: same seed -> identical bytes; other seed -> different; bad usage -> exit 2.
 "$BIN" synth --users 6 --seed 11 "$TMP/s1" >/dev/null 2>&1 &&

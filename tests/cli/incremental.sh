@@ -7,9 +7,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
-BIN=${KEYETL_BIN:-build/keyetl}
-t=$(mktmp)
-trap 'rm -rf "$t"' EXIT
+suite_setup t
 
 "$BIN" synth --users 14 --seed 5 "$t/a" >/dev/null 2>&1 || { fail incr/synth "synth failed"; exit 0; }
 "$BIN" synth --users 3 --seed 99 "$t/extra" >/dev/null 2>&1 || { fail incr/synth "synth failed"; exit 0; }

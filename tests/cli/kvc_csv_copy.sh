@@ -6,10 +6,8 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
-BIN=${KEYETL_BIN:-build/keyetl}
 STAGE_BIN=${KEYETL_STAGE_BIN:-build/keyetl-stage}
-t=$(mktmp)
-trap 'rm -rf "$t"' EXIT
+suite_setup t
 "$BIN" synth --users 6 --seed 8 "$t/s" >/dev/null 2>&1
 "$BIN" run --source "$t/s" --artifacts-dir "$t/a" --version-id v --quiet -s download -s clean -s keypairs \
   --mode full >"$t/log" 2>&1 || { fail kvc_copy/setup "$(tail -n 2 "$t/log")"; exit 0; }

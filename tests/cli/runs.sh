@@ -6,12 +6,9 @@
 # without real stages (completed / current) are set up with the sqlite3 shell.
 set -u
 . "$(dirname "$0")/../lib.sh"
-BIN=${KEYETL_BIN:-build/keyetl}
-case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
+suite_setup T
 if [ ! -x "$BIN" ]; then fail runs/binary "$BIN not built"; exit 0; fi
 if ! command -v sqlite3 >/dev/null; then skip runs/all "sqlite3 shell not installed"; exit 0; fi
-T=$(mktmp)
-trap 'rm -rf "$T"' EXIT
 cd "$T"
 K() { "$BIN" "$@"; }
 expect() { # expect NAME CODE CMD...

@@ -5,10 +5,8 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
-BIN=${KEYETL_BIN:-build/keyetl}
 need_shared golden/clean_stage || exit 0
-TMP=$(mktmp)
-trap 'rm -rf "$TMP"' EXIT
+suite_setup TMP
 
 run_clean() { # ART VID SOURCE [extra args]
   local art=$1 vid=$2 src=$3; shift 3

@@ -5,10 +5,8 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
-BIN=${KEYETL_BIN:-build/keyetl}
 need_shared eda/fpd-dev || exit 0
-t=$(mktmp)
-trap 'rm -rf "$t"' EXIT
+suite_setup t
 if ! "$BIN" run --source "$KEYETL_SHARED/data/fpd-dev/web_app_data" --artifacts-dir "$t/a" --version-id v \
      -s download -s clean -s keypairs -s eda --mode full --quiet >"$t/log" 2>&1; then
   fail eda/fpd-dev/run "$(tail -n 2 "$t/log" | tr '\n' ' ')"; exit 0

@@ -9,9 +9,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
-BIN=${KEYETL_BIN:-build/keyetl}
-t=$(mktmp)
-trap 'rm -rf "$t"' EXIT
+suite_setup t
 SCF=etl_metadata/keypairs/eda_quality_scan.tsv
 
 strip() { sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}/TS/g' "$1"; }
