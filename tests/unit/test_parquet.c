@@ -458,6 +458,16 @@ static int sample_bytes(const char *path, const kx_pq_colspec *spec, const sampl
     return rc;
 }
 
+/* Writes x again with (workers, batch) into got and compares with ref: NULL if the bytes are
+ * the same, else why not. */
+static const char *rewrite_differs(const char *path, const kx_pq_colspec *spec, const sample *x, kx_pqw_opts o,
+                                   int workers, size_t batch, const kx_buf *ref, kx_buf *got)
+{
+    kx_buf_reset(got);
+    if (sample_bytes(path, spec, x, o, workers, batch, got) != 0) return "write failed";
+    return got->len == ref->len && memcmp(got->data, ref->data, ref->len) == 0 ? NULL : "bytes differ";
+}
+
 /* REQUIRED and OPTIONAL columns mixed; dictionary on a DOUBLE-free subset. */
 static const kx_pq_colspec spec5_mixed[5] = {
     {"flag", KX_PQ_BOOLEAN, false, false, false},
@@ -494,9 +504,7 @@ TEST(parquet_writer_workers_byte_identical)
                         if (!bad && nrg != 7) bad = "row group count";
                     }
                     for (int workers = 2; workers <= 3 && !bad; workers++) {
-                        kx_buf_reset(&got);
-                        if (sample_bytes(pathn, spec, &x, o, workers, 2500, &got) != 0) bad = "write failed";
-                        else if (got.len != ref.len || memcmp(got.data, ref.data, ref.len) != 0) bad = "bytes differ";
+                        bad = rewrite_differs(pathn, spec, &x, o, workers, 2500, &ref, &got);
                         if (bad)
                             kx_test_fail(__FILE__, __LINE__, "codec %d mode %d pattern %d schema %d workers %d: %s",
                                          codecs[c], mode, pats[p], schema, workers, bad);
@@ -577,11 +585,7 @@ TEST(parquet_writer_bulk_plain_rows_byte_identical)
                     size_t nrg = 0;
                     bad = verify(path1, &x, &nrg);
                 }
-                for (size_t b = 0; b < 3 && !bad; b++) {
-                    kx_buf_reset(&got);
-                    if (sample_bytes(pathn, spec, &x, o, 1, batches[b], &got) != 0) bad = "write failed";
-                    else if (got.len != ref.len || memcmp(got.data, ref.data, ref.len) != 0) bad = "bytes differ";
-                }
+                for (size_t b = 0; b < 3 && !bad; b++) bad = rewrite_differs(pathn, spec, &x, o, 1, batches[b], &ref, &got);
                 if (bad) kx_test_fail(__FILE__, __LINE__, "pattern %d schema %d pages %d: %s", pats[p], schema, pages, bad);
                 kx_buf_free(&ref);
                 kx_buf_free(&got);
