@@ -182,6 +182,13 @@ static const char *verify_copy(const char *src_path, const char *out_path)
     return bad;
 }
 
+/* Fails the current test (at the caller's line) with verify_copy's reason. */
+#define CHECK_COPY(src, out)                                                              \
+    do {                                                                                  \
+        const char *why_ = verify_copy((src), (out));                                     \
+        if (why_) kx_test_fail(__FILE__, __LINE__, "copy of %s differs: %s", (src), why_); \
+    } while (0)
+
 TEST(parquet_copy_round_trip)
 {
     char *src = kx_path_join(kx_test_tmpdir(), "copy_src.parquet");
@@ -194,9 +201,7 @@ TEST(parquet_copy_round_trip)
     /* batches of 777 rows straddle the row group boundaries */
     CHECK_EQ_INT(write_copy(r, out, SRC_ROWS, 777, &err), 0);
     kx_pqr_close(r);
-    const char *bad = verify_copy(src, out);
-    if (bad) fprintf(stderr, "copy: %s\n", bad);
-    CHECK(bad == NULL);
+    CHECK_COPY(src, out);
     free(src);
     free(out);
 }
@@ -215,9 +220,7 @@ TEST(parquet_copy_from_memory_source)
     CHECK_EQ_INT(write_copy(r, out, SRC_ROWS, SRC_ROWS, &err), 0);
     kx_pqr_close(r);
     kx_buf_free(&bytes);
-    const char *bad = verify_copy(src, out);
-    if (bad) fprintf(stderr, "copy: %s\n", bad);
-    CHECK(bad == NULL);
+    CHECK_COPY(src, out);
     free(src);
     free(out);
 }
