@@ -139,6 +139,22 @@ void kx_pq_footer_ids_free(kx_pq_footer_ids *ids);
 void kx_pq_put_footer_tail(kx_thr_enc *e, const kx_pq_kv *kv, size_t nkv, const char *created_by, bool orders,
                            size_t ncols);
 
+/* ---- page encoding both writers share ------------------------------------------------------- */
+/* Buffers for encoding one page: its uncompressed body, the compressed bytes, the header, and
+ * a zstd context created at the first zstd page. */
+typedef struct kx_pq_page_buf {
+    kx_buf body, comp, hdr;
+    void *zctx;
+} kx_pq_page_buf;
+void kx_pq_page_buf_free(kx_pq_page_buf *b);
+/* Appends definition levels (bit width 1, RLE/bit-packed hybrid) with their 4-byte length. */
+void kx_pq_put_def_levels(kx_buf *body, const uint8_t *defs, size_t n);
+/* Compresses b->body with codec/level and appends header + compressed bytes to out
+ * (page_type 0 data page v1, 2 dictionary page); adds header + body sizes to *unc_total.
+ * path names the file in the "page too large" message. */
+int kx_pq_emit_page(kx_pq_page_buf *b, int codec, int level, kx_buf *out, int page_type, size_t num_values,
+                    int encoding, int64_t *unc_total, const char *path, kx_err *err);
+
 /* ---- the output file both writers produce ---------------------------------------------------- */
 /* opts, or the defaults (ZSTD) when NULL; NULL with err set if its codec cannot be written. */
 const kx_pqw_opts *kx_pq_opts_or_default(const char *path, const kx_pqw_opts *opts, kx_pqw_opts *def, kx_err *err);

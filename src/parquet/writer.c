@@ -204,8 +204,7 @@ typedef struct colw {
  * the bytes produced do not depend on which slot encoded a column. */
 typedef struct scratch {
     char pad0[64]; /* keeps the hot buffer headers of two slots off a shared cache line */
-    kx_buf body, comp, hdr;
-    void *zctx;
+    kx_pq_page_buf pb;
     char pad1[64];
 } scratch;
 
@@ -352,10 +351,7 @@ static void free_writer(kx_pqw *w)
     free(w->path);
     kx_pool_destroy(w->pool);
     for (int k = 0; k < w->nslots; k++) {
-        if (w->scr[k].zctx) ZSTD_freeCCtx(w->scr[k].zctx);
-        kx_buf_free(&w->scr[k].body);
-        kx_buf_free(&w->scr[k].comp);
-        kx_buf_free(&w->scr[k].hdr);
+        kx_pq_page_buf_free(&w->scr[k].pb);
     }
     free(w->scr);
     free(w->slot_err);
@@ -446,44 +442,60 @@ void kx_pq_put_footer_tail(kx_thr_enc *e, const kx_pq_kv *kv, size_t nkv, const 
     kx_buf_putc(e->out, KX_THR_STOP);
 }
 
-static int emit_page(const kx_pqw *w, scratch *sc, kx_buf *out, int page_type, size_t num_values,
-                     int encoding, int64_t *unc_total, kx_err *err)
+void kx_pq_page_buf_free(kx_pq_page_buf *b)
 {
-    if (sc->body.len > INT32_MAX || num_values > INT32_MAX)
-        return kx_fail(err, "cannot write %s: page too large", w->path);
-    kx_buf_reset(&sc->comp);
-    if (w->codec == KX_PQ_CODEC_ZSTD && !sc->zctx) sc->zctx = ZSTD_createCCtx();
-    if (kx_pq_compress(w->codec, w->zlevel, sc->zctx, sc->body.data, sc->body.len, &sc->comp, err) != 0)
-        return -1;
-    if (sc->comp.len > INT32_MAX) return kx_fail(err, "cannot write %s: page too large", w->path);
-    kx_buf_reset(&sc->hdr);
-    kx_pq_put_page_header(&sc->hdr, page_type, sc->body.len, sc->comp.len, num_values, encoding);
-    kx_buf_put(out, sc->hdr.data, sc->hdr.len);
-    kx_buf_put(out, sc->comp.data, sc->comp.len);
-    *unc_total += (int64_t)(sc->hdr.len + sc->body.len);
+    if (b->zctx) ZSTD_freeCCtx(b->zctx);
+    kx_buf_free(&b->body);
+    kx_buf_free(&b->comp);
+    kx_buf_free(&b->hdr);
+    memset(b, 0, sizeof *b);
+}
+
+void kx_pq_put_def_levels(kx_buf *body, const uint8_t *defs, size_t n)
+{
+    kx_pq_put_u32le(body, 0);
+    size_t at = body->len;
+    kx_rle_encode_u8(body, defs, n, 1);
+    uint32_t len = (uint32_t)(body->len - at);
+    memcpy(body->data + at - 4, (uint8_t[4]){(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16), (uint8_t)(len >> 24)}, 4);
+}
+
+int kx_pq_emit_page(kx_pq_page_buf *b, int codec, int level, kx_buf *out, int page_type, size_t num_values,
+                    int encoding, int64_t *unc_total, const char *path, kx_err *err)
+{
+    if (b->body.len > INT32_MAX || num_values > INT32_MAX) return kx_fail(err, "cannot write %s: page too large", path);
+    kx_buf_reset(&b->comp);
+    if (codec == KX_PQ_CODEC_ZSTD && !b->zctx) b->zctx = ZSTD_createCCtx();
+    if (kx_pq_compress(codec, level, b->zctx, b->body.data, b->body.len, &b->comp, err) != 0) return -1;
+    if (b->comp.len > INT32_MAX) return kx_fail(err, "cannot write %s: page too large", path);
+    kx_buf_reset(&b->hdr);
+    kx_pq_put_page_header(&b->hdr, page_type, b->body.len, b->comp.len, num_values, encoding);
+    kx_buf_put(out, b->hdr.data, b->hdr.len);
+    kx_buf_put(out, b->comp.data, b->comp.len);
+    *unc_total += (int64_t)(b->hdr.len + b->body.len);
     return 0;
+}
+
+static int emit_page(const kx_pqw *w, scratch *sc, kx_buf *out, int page_type, size_t num_values, int encoding,
+                     int64_t *unc_total, kx_err *err)
+{
+    return kx_pq_emit_page(&sc->pb, w->codec, w->zlevel, out, page_type, num_values, encoding, unc_total, w->path, err);
 }
 
 static int flush_page(const kx_pqw *w, colw *c, scratch *sc, kx_err *err)
 {
     if (c->page_rows == 0) return 0;
-    kx_buf_reset(&sc->body);
-    if (c->spec.optional) {
-        kx_pq_put_u32le(&sc->body, 0);
-        size_t at = sc->body.len;
-        kx_rle_encode_u8(&sc->body, c->defs, c->ndefs, 1);
-        uint32_t n = (uint32_t)(sc->body.len - at);
-        memcpy(sc->body.data + at - 4, (uint8_t[4]){(uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16), (uint8_t)(n >> 24)}, 4);
-    }
+    kx_buf_reset(&sc->pb.body);
+    if (c->spec.optional) kx_pq_put_def_levels(&sc->pb.body, c->defs, c->ndefs);
     int enc = KX_PQ_ENC_PLAIN;
     if (c->dict_mode && c->d.n > 0) {
         enc = KX_PQ_ENC_RLE_DICTIONARY;
         int bw = kx_bit_width((uint32_t)(c->d.n - 1));
         if (bw == 0) bw = 1;
-        kx_buf_putc(&sc->body, (char)bw);
-        kx_rle_encode(&sc->body, c->idx, c->nidx, bw);
+        kx_buf_putc(&sc->pb.body, (char)bw);
+        kx_rle_encode(&sc->pb.body, c->idx, c->nidx, bw);
     } else {
-        kx_buf_put(&sc->body, c->vals.data, c->vals.len);
+        kx_buf_put(&sc->pb.body, c->vals.data, c->vals.len);
     }
     if (emit_page(w, sc, &c->pages, 0, c->page_rows, enc, &c->unc_total, err) != 0) return -1;
     c->encodings |= 1u << enc;
@@ -802,8 +814,8 @@ static int seal_chunk(const kx_pqw *w, colw *c, scratch *sc, kx_err *err)
     int64_t unc = c->unc_total;
     kx_buf_reset(&c->dictpage);
     if (c->encodings & (1u << KX_PQ_ENC_RLE_DICTIONARY)) {
-        kx_buf_reset(&sc->body);
-        kx_buf_put(&sc->body, c->d.plain.data, c->d.plain.len);
+        kx_buf_reset(&sc->pb.body);
+        kx_buf_put(&sc->pb.body, c->d.plain.data, c->d.plain.len);
         if (emit_page(w, sc, &c->dictpage, 2, c->d.n, KX_PQ_ENC_PLAIN, &unc, err) != 0) return -1;
         c->encodings |= 1u << KX_PQ_ENC_PLAIN;
     }

@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zstd.h>
 
 #include "io/fs.h"
 #include "parquet/parquet.h"
@@ -62,7 +61,6 @@ struct kx_pqc {
     kx_pq_colspec *extra;
     size_t nextra;
     int codec, zlevel;
-    void *zctx;
     kx_pq_footer_ids ids; /* created_by and key/value metadata */
     size_t next_rg;     /* source row group being filled */
     int64_t have;       /* rows buffered for it */
@@ -73,7 +71,8 @@ struct kx_pqc {
     out_group *groups;
     size_t ngroups;
     int64_t total_rows;
-    kx_buf body, comp, hdr, pages, dictpage, copybuf;
+    kx_pq_page_buf pb;  /* the page being encoded */
+    kx_buf pages, dictpage, copybuf;
     uint32_t *idx;      /* dictionary indices of one chunk */
     uint8_t *ones;      /* definition levels of a page without nulls */
     size_t cap_idx, cap_ones;
@@ -99,10 +98,7 @@ static void free_writer(kx_pqc *w)
     free(w->groups);
     kx_pq_footer_ids_free(&w->ids);
     free(w->path);
-    if (w->zctx) ZSTD_freeCCtx(w->zctx);
-    kx_buf_free(&w->body);
-    kx_buf_free(&w->comp);
-    kx_buf_free(&w->hdr);
+    kx_pq_page_buf_free(&w->pb);
     kx_buf_free(&w->pages);
     kx_buf_free(&w->dictpage);
     kx_buf_free(&w->copybuf);
@@ -150,7 +146,6 @@ kx_pqc *kx_pqc_open(const char *path, kx_pqr *src, const kx_pq_colspec *extra, s
     w->codec = opts->codec;
     w->zlevel = opts->zstd_level ? opts->zstd_level : 1;
     kx_pq_footer_ids_copy(&w->ids, opts);
-    if (w->codec == KX_PQ_CODEC_ZSTD) w->zctx = ZSTD_createCCtx();
     w->groups = kx_calloc(w->sm->nrowgroups ? w->sm->nrowgroups : 1, sizeof *w->groups);
     return w;
 }
@@ -196,21 +191,11 @@ static int copy_range(kx_pqc *w, uint64_t off, uint64_t n, kx_err *err)
 
 /* ---- new columns --------------------------------------------------------------------------- */
 
-/* Appends header + compressed w->body to out (page_type 0 data, 2 dictionary). */
-static int emit_page(kx_pqc *w, kx_buf *out, int page_type, size_t num_values, int encoding,
-                     int64_t *unc_total, kx_err *err)
+/* Appends header + compressed w->pb.body to out (page_type 0 data, 2 dictionary). */
+static int emit_page(kx_pqc *w, kx_buf *out, int page_type, size_t num_values, int encoding, int64_t *unc_total,
+                     kx_err *err)
 {
-    kx_buf_reset(&w->comp);
-    if (kx_pq_compress(w->codec, w->zlevel, w->zctx, w->body.data, w->body.len, &w->comp, err) != 0)
-        return -1;
-    if (w->comp.len > INT32_MAX || w->body.len > INT32_MAX)
-        return kx_fail(err, "cannot write %s: page too large", w->path);
-    kx_buf_reset(&w->hdr);
-    kx_pq_put_page_header(&w->hdr, page_type, w->body.len, w->comp.len, num_values, encoding);
-    kx_buf_put(out, w->hdr.data, w->hdr.len);
-    kx_buf_put(out, w->comp.data, w->comp.len);
-    *unc_total += (int64_t)(w->hdr.len + w->body.len);
-    return 0;
+    return kx_pq_emit_page(&w->pb, w->codec, w->zlevel, out, page_type, num_values, encoding, unc_total, w->path, err);
 }
 
 /* Dictionary indices of the present values of v (first-seen order) into w->idx and the
@@ -287,19 +272,16 @@ static int write_extra_chunk(kx_pqc *w, size_t j, size_t n, extra_rec *r, kx_err
     size_t k = 0; /* present values so far */
     for (size_t at = 0; at < n; at += PAGE_ROWS) {
         size_t m = n - at < PAGE_ROWS ? n - at : PAGE_ROWS;
-        kx_buf_reset(&w->body);
-        kx_pq_put_u32le(&w->body, 0);
-        kx_rle_encode_u8(&w->body, defs + at, m, 1);
-        uint32_t dl = (uint32_t)(w->body.len - 4);
-        memcpy(w->body.data, (uint8_t[4]){(uint8_t)dl, (uint8_t)(dl >> 8), (uint8_t)(dl >> 16), (uint8_t)(dl >> 24)}, 4);
+        kx_buf_reset(&w->pb.body);
+        kx_pq_put_def_levels(&w->pb.body, defs + at, m);
         size_t present = 0;
         for (size_t i = at; i < at + m; i++) present += defs[i] != 0;
         if (r->dict) {
-            kx_buf_putc(&w->body, (char)bw);
-            kx_rle_encode(&w->body, w->idx + k, present, bw);
+            kx_buf_putc(&w->pb.body, (char)bw);
+            kx_rle_encode(&w->pb.body, w->idx + k, present, bw);
         } else {
             for (size_t i = at; i < at + m; i++)
-                if (defs[i]) kx_buf_put(&w->body, &v[i], 8);
+                if (defs[i]) kx_buf_put(&w->pb.body, &v[i], 8);
         }
         k += present;
         int enc = r->dict ? KX_PQ_ENC_RLE_DICTIONARY : KX_PQ_ENC_PLAIN;
@@ -307,8 +289,8 @@ static int write_extra_chunk(kx_pqc *w, size_t j, size_t n, extra_rec *r, kx_err
     }
     r->start = (int64_t)w->out.offset;
     if (r->dict) {
-        kx_buf_reset(&w->body);
-        kx_buf_put(&w->body, w->dictpage.data, w->dictpage.len);
+        kx_buf_reset(&w->pb.body);
+        kx_buf_put(&w->pb.body, w->dictpage.data, w->dictpage.len);
         kx_buf_reset(&w->dictpage);
         if (emit_page(w, &w->dictpage, 2, nent, KX_PQ_ENC_PLAIN, &r->total_uncompressed, err) != 0 ||
             write_bytes(w, w->dictpage.data, w->dictpage.len, err) != 0)
