@@ -27,13 +27,6 @@
 #include "parquet/pq_internal.h"
 #include "util/mem.h"
 
-#ifndef KEYETL_VERSION
-#define KEYETL_VERSION "0.0.0"
-#endif
-#ifndef KEYETL_BUILD_ID
-#define KEYETL_BUILD_ID "dev"
-#endif
-
 #define PAGE_ROWS (1u << 17) /* values per data page of a new column (1 MiB PLAIN) */
 #define DICT_MAX (1u << 16)  /* distinct values a new column's dictionary may hold */
 #define COPY_BLOCK (4u << 20)
